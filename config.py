@@ -1,0 +1,110 @@
+"""All configuration, in one place: the model zoo's ``train_config`` / ``eval_config``.
+
+Keys and defaults are the MindSpore model zoo's (``src/config.py`` there), so a model-zoo user
+finds what they know. Keys marked *new* go beyond the zoo; nothing of the zoo's is renamed.
+Every key can be overridden on the command line (``--batch_size 8`` or
+``--DataConfig.batch_size 8``); see ``src/config_args.py``. Unknown keys are an error.
+"""
+from easydict import EasyDict as ed
+
+# Named model sizes (new): (hidden_size, hidden_layers). "full" is the model zoo's 86.6 M network;
+# the smaller ones make CPU training practical.
+MODEL_SIZES = {
+    "full": {"hidden_size": 1024, "hidden_layers": 5},
+    "medium": {"hidden_size": 512, "hidden_layers": 4},
+    "small": {"hidden_size": 256, "hidden_layers": 3},
+    "tiny": {"hidden_size": 64, "hidden_layers": 2},
+}
+
+_SPECT = {
+    "sample_rate": 16000,
+    "window_size": 0.02,
+    "window_stride": 0.01,
+    # The zoo's eval config said "hanning", which differs from training and crashes on current
+    # SciPy. Train and eval share this one value.
+    "window": "hamming",
+}
+
+_MODEL = {
+    "rnn_type": "LSTM",
+    "hidden_size": 1024,
+    "hidden_layers": 5,
+    "lookahead_context": 20,  # kept for compatibility: only the bidirectional model exists
+    "activation": "tanh",  # new: tanh (model zoo) | hardtanh (deepspeech.pytorch, 0..20) | relu
+}
+
+train_config = ed({
+    "TrainingConfig": {
+        "epochs": 70,
+        "seed": 1,  # new
+        "log_interval": 1,  # new: print a loss line every N steps
+    },
+    "DataConfig": {
+        "train_manifest": "data/libri_train_manifest.csv",
+        "val_manifest": "",  # new in effect (commented out in the zoo): validated each epoch when set
+        "batch_size": 20,
+        "labels_path": "labels.json",
+        "num_workers": 2,  # new: feature-extraction worker processes
+        "max_duration": 0.0,  # new: drop training utterances longer than this (s); 0 = keep all
+        "pad_multiple": 64,  # new: pad time to a multiple of this many frames (few graph shapes)
+        "label_pad_length": 0,  # new: fixed CTC label length; 0 = the longest label in the manifest
+        "SpectConfig": dict(_SPECT),
+        "AugmentationConfig": {
+            "speed_volume_perturb": False,
+            "spec_augment": False,
+            "noise_dir": "",
+            "noise_prob": 0.4,
+            "noise_min": 0.0,
+            "noise_max": 0.5,
+        },
+    },
+    "ModelConfig": dict(_MODEL),
+    "OptimConfig": {
+        "optimizer": "adam",  # new: adam | adamw | sgd (momentum, nesterov)
+        "learning_rate": 3e-4,
+        "lr_schedule": "zoo",  # new: zoo (constant, then /anneal per epoch in the 2nd half) |
+        #                        anneal (/anneal every epoch) | cosine (warm-up + cosine) | constant
+        "warmup_steps": 0,  # new: linear warm-up steps (all schedules)
+        "learning_anneal": 1.1,
+        "weight_decay": 1e-5,
+        "momentum": 0.9,
+        "eps": 1e-8,
+        "betas": [0.9, 0.999],
+        # Static loss scale: the loss is multiplied by it and the gradients divided by it, so in
+        # fp32 it changes nothing (the zoo divided the gradients only, shrinking every update).
+        "loss_scale": 1024,
+        "epsilon": 1e-5,  # the zoo passes this one to Adam as eps
+        "max_grad_norm": 400.0,  # new: global-norm clipping (deepspeech.pytorch's 400); 0 = off
+    },
+    "CheckpointConfig": {
+        "ckpt_file_name_prefix": "DeepSpeech",
+        "ckpt_path": "./checkpoint",
+        "keep_checkpoint_max": 10,
+        "save_checkpoint_steps": 0,  # new: also save every N steps; 0 = at each epoch end only
+    },
+})
+
+eval_config = ed({
+    "save_output": "",  # the zoo's default "librispeech_val_output"; set it to pickle the outputs
+    "verbose": True,
+    "DataConfig": {
+        "test_manifest": "data/libri_test_clean_manifest.csv",
+        "batch_size": 20,
+        "labels_path": "labels.json",
+        "num_workers": 2,
+        "pad_multiple": 64,
+        "SpectConfig": dict(_SPECT),
+    },
+    "ModelConfig": dict(_MODEL),
+    "LMConfig": {
+        "decoder_type": "greedy",
+        "lm_path": "./3-gram.pruned.3e-7.arpa",
+        "top_paths": 1,
+        "alpha": 1.818182,
+        "beta": 0,
+        "cutoff_top_n": 40,
+        "cutoff_prob": 1.0,
+        "beam_width": 1024,
+        "lm_workers": 4,
+    },
+})

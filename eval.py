@@ -1,0 +1,50 @@
+"""Evaluate a checkpoint: greedy decoding, per-utterance Ref/Hyp/WER/CER and the Test Summary."""
+import argparse
+import os
+import sys
+
+import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
+import config
+from src.config_args import parse_with_config
+from src.device import add_device_args, setup_device
+from src.errors import run_main
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
+    parser.add_argument("--pretrain_ckpt", required=True, help="checkpoint to evaluate")
+    parser.add_argument("--bidirectional", action="store_false", help="kept for the zoo; always bidirectional")
+    parser.add_argument("--result_file", default="",
+                        help="JSON results (default: <checkpoint>.<manifest>.eval.json beside the checkpoint)")
+    add_device_args(parser)
+    args, cfg = parse_with_config(parser, config.eval_config, argv)
+    if cfg.LMConfig.decoder_type != "greedy":
+        parser.error(f"--decoder_type {cfg.LMConfig.decoder_type!r}: only 'greedy' is available so far")
+
+    from src.dataset import load_utterances
+    from src.evaluate import evaluate, summary_line, write_results
+    from src.features import SpectParams
+    from src.inference import load_predictor
+    from src.labels import Labels
+
+    setup_device(args.device_target, args.device_id)
+    data_cfg = cfg.DataConfig
+    labels = Labels.load(data_cfg.labels_path)
+    params = SpectParams.from_config(data_cfg.SpectConfig)
+    predictor, hidden, layers = load_predictor(args.pretrain_ckpt, len(labels), cfg.ModelConfig.activation)
+    utts, report = load_utterances(data_cfg.test_manifest, labels, params)
+    print(report.summary(), file=sys.stderr)
+    print(f"model: {layers} x BiLSTM-{hidden} from {args.pretrain_ckpt}", file=sys.stderr)
+    outcome = evaluate(predictor, utts, labels, params, int(data_cfg.batch_size), int(data_cfg.num_workers),
+                       int(data_cfg.pad_multiple), verbose=bool(cfg.verbose), save_output=cfg.save_output)
+    print(summary_line(outcome["rates"]))
+    result_file = args.result_file or "{}.{}.eval.json".format(
+        os.path.splitext(args.pretrain_ckpt)[0], os.path.splitext(os.path.basename(data_cfg.test_manifest))[0])
+    write_results(result_file, outcome, {"checkpoint": args.pretrain_ckpt, "manifest": data_cfg.test_manifest,
+                                         "skipped": dict(report.skipped)})
+    print(f"results written to {result_file}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,67 @@
+"""Running the inference network over a data set and scoring it; used by eval.py and validation.
+
+The printed format is the zoo's (and deepspeech.pytorch V2.1's): per utterance ``Ref:``/``Hyp:``
+(lower-cased) and ``WER: x CER: y`` as fractions, then ``Test Summary \\tAverage WER x.xxx\\t
+Average CER y.yyy\\t`` in percent, corpus-level.
+"""
+import json
+import os
+import pickle
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+from mindspore import Tensor
+
+from src.dataset import BatchSource, Utterance, create_dataset, make_batches
+from src.decoder import greedy_decode
+from src.features import SpectParams
+from src.labels import Labels
+from src.metrics import ErrorRates
+
+
+def summary_line(rates: ErrorRates) -> str:
+    return f"Test Summary \tAverage WER {rates.wer:.3f}\tAverage CER {rates.cer:.3f}\t"
+
+
+def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: SpectParams, batch_size: int,
+             num_workers: int = 1, pad_multiple: int = 64, verbose: bool = False,
+             printer: Callable[[str], None] = print, save_output: str = "") -> Dict:
+    """Greedy-decode every utterance; returns totals and per-utterance results."""
+    predictor.set_train(False)
+    batches = make_batches(utts, batch_size, shuffle=False)
+    source = BatchSource(utts, batches, params, labels.blank, batch_size, pad_multiple=pad_multiple)
+    dataset = create_dataset(source, num_workers)
+    rates = ErrorRates()
+    results: List[Dict] = []
+    saved = []
+    for members, (inputs, lengths, _, _) in zip(batches, dataset.create_tuple_iterator(num_epochs=1)):
+        probs, out_lengths = predictor(inputs, lengths)
+        probs, out_lengths = probs.asnumpy()[:len(members)], out_lengths.asnumpy()[:len(members)]
+        hyps = greedy_decode(probs, out_lengths, labels)
+        if save_output:
+            saved.append((probs, out_lengths, [utts[i].text for i in members]))
+        for index, hyp in zip(members, hyps):
+            ref = utts[index].text
+            wer, cer = rates.add(ref, hyp)
+            results.append({"wav_path": utts[index].wav_path, "ref": ref, "hyp": hyp, "wer": wer, "cer": cer})
+            if verbose:
+                printer(f"Ref: {ref.lower()}")
+                printer(f"Hyp: {hyp.lower()}")
+                printer(f"WER: {wer} CER: {cer}\n")
+    if save_output:
+        with open(save_output + ".bin", "wb") as fh:
+            pickle.dump(saved, fh)
+    return {"rates": rates, "utterances": results}
+
+
+def write_results(path: str, outcome: Dict, extra: Optional[Dict] = None) -> None:
+    """Machine-readable results beside the console output (written atomically)."""
+    rates: ErrorRates = outcome["rates"]
+    doc = {"wer": rates.wer, "cer": rates.cer, "utterances": rates.utterances, "words": rates.words,
+           "word_edits": rates.word_edits, "chars": rates.chars, "char_edits": rates.char_edits}
+    doc.update(extra or {})
+    doc["results"] = outcome["utterances"]
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=1)
+    os.replace(tmp, path)

@@ -1,0 +1,115 @@
+"""Import the Free Spoken Digit Dataset (FSDD) into the toolkit's layout, split by speaker.
+
+``<fsdd_dir>/<digit>_<speaker>_<index>.wav`` (8 kHz) becomes
+``<target>/fsdd_{train,test}/wav/<digit>_<speaker>_<index>.wav`` (16 kHz, via sox) plus a ``txt``
+holding the digit's English word. One speaker is held out for test, so the test score measures
+generalisation to an unseen voice rather than memorised recordings.
+"""
+import argparse
+import os
+import re
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from src.prep_common import (PrepError, atomic_write_text, convert_audio, log, parallel_map, remove_stale_temps,
+                             require_dir, require_tool, run_cli, wav_duration, write_csv_manifest)
+
+DIGIT_WORDS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
+_NAME_RE = re.compile(r"^(\d)_([A-Za-z0-9]+)_(\d+)\.wav$")
+
+
+def _find_recordings(fsdd_dir: str) -> str:
+    """The folder holding the wavs: ``fsdd_dir`` itself or its ``recordings`` subfolder (repo layout)."""
+    fsdd_dir = require_dir(fsdd_dir, "FSDD folder")
+    sub = os.path.join(fsdd_dir, "recordings")
+    return sub if os.path.isdir(sub) else fsdd_dir
+
+
+def list_fsdd(fsdd_dir: str) -> List[Tuple[str, str, int, int]]:
+    """All recordings as (path, speaker, digit, index), sorted by (speaker, index, digit)."""
+    folder = _find_recordings(fsdd_dir)
+    found, ignored = [], 0
+    for name in os.listdir(folder):
+        match = _NAME_RE.match(name)
+        if match:
+            found.append((os.path.join(folder, name), match.group(2), int(match.group(1)), int(match.group(3))))
+        elif name.endswith(".wav"):
+            ignored += 1
+    if ignored:
+        log(f"ignored {ignored} wav file(s) not named <digit>_<speaker>_<index>.wav in {folder}")
+    if not found:
+        raise PrepError(f"no FSDD recordings (<digit>_<speaker>_<index>.wav) in {folder}")
+    found.sort(key=lambda r: (r[1], r[3], r[2]))
+    return found
+
+
+def _import_one(job: Tuple[str, str, str, str]) -> Tuple[str, str, float, bool]:
+    src, wav, txt, text = job
+    did = convert_audio(src, wav)
+    did = atomic_write_text(txt, text + "\n") or did
+    return wav, txt, wav_duration(wav), did
+
+
+def build_fsdd(fsdd_dir: str, target_dir: str, test_speaker: str = "george", workers: int = 2,
+               limit_per_speaker: Optional[int] = None) -> Dict[str, str]:
+    """Convert FSDD and write ``fsdd_train_manifest.csv`` (all other speakers) and
+    ``fsdd_test_manifest.csv`` (``test_speaker``) in ``target_dir``; returns {'train': path, 'test': path}.
+
+    ``limit_per_speaker`` keeps only the first N recordings of each speaker, in (index, digit)
+    order so that N=10 gives every digit once -- for quick tests. Idempotent: finished files are
+    skipped, so an interrupted run resumes.
+    """
+    require_tool("sox", "install sox")
+    recordings = list_fsdd(fsdd_dir)
+    speakers = sorted({r[1] for r in recordings})
+    if test_speaker not in speakers:
+        raise PrepError(f"test speaker '{test_speaker}' not in FSDD folder {fsdd_dir} (speakers: {', '.join(speakers)})")
+    if limit_per_speaker is not None:
+        kept: Dict[str, int] = defaultdict(int)
+        subset = []
+        for rec in recordings:
+            if kept[rec[1]] < limit_per_speaker:
+                kept[rec[1]] += 1
+                subset.append(rec)
+        recordings = subset
+    target_dir = os.path.abspath(target_dir)
+    log(f"FSDD: {len(recordings)} recordings, speakers {', '.join(speakers)}; test speaker: {test_speaker}")
+
+    manifests = {}
+    for split in ("train", "test"):
+        split_dir = os.path.join(target_dir, f"fsdd_{split}")
+        wav_dir, txt_dir = os.path.join(split_dir, "wav"), os.path.join(split_dir, "txt")
+        for folder in (wav_dir, txt_dir):
+            os.makedirs(folder, exist_ok=True)
+            remove_stale_temps(folder)
+        jobs = []
+        for src, speaker, digit, index in recordings:
+            if (speaker == test_speaker) != (split == "test"):
+                continue
+            uid = f"{digit}_{speaker}_{index}"
+            jobs.append((src, os.path.join(wav_dir, uid + ".wav"), os.path.join(txt_dir, uid + ".txt"),
+                         DIGIT_WORDS[digit]))
+        results = parallel_map(_import_one, jobs, workers, desc=f"fsdd_{split}")
+        done = sum(r[3] for r in results)
+        hours = sum(r[2] for r in results) / 3600.0
+        manifest = os.path.join(target_dir, f"fsdd_{split}_manifest.csv")
+        write_csv_manifest(manifest, [(r[0], r[1]) for r in results], {r[0]: r[2] for r in results})
+        log(f"fsdd_{split}: {len(results)} utterances ({hours:.2f} h), {done} (re)done, "
+            f"{len(results) - done} already present -> {manifest}")
+        manifests[split] = manifest
+    return manifests
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
+    parser = argparse.ArgumentParser(description="Import the Free Spoken Digit Dataset, split by speaker.")
+    parser.add_argument("--fsdd_dir", required=True, help="FSDD folder (or its recordings/ subfolder)")
+    parser.add_argument("--target_dir", required=True)
+    parser.add_argument("--test_speaker", default="george")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit_per_speaker", type=int, default=None)
+    args = parser.parse_args(argv)
+    return build_fsdd(args.fsdd_dir, args.target_dir, args.test_speaker, args.workers, args.limit_per_speaker)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,246 @@
+"""Shared helpers for the data-preparation scripts (TTS corpus, FSDD, LibriSpeech).
+
+Every output file is first written under a temporary name in its final folder and then moved
+into place with ``os.replace`` (atomic on one file system), so a file under its final name is
+always complete: re-runs can trust mere existence and skip it, and an interrupted run leaves at
+most a hidden ``*.prep-tmp`` file behind, which the next run removes.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
+
+import soundfile
+
+SAMPLE_RATE = 16000
+TEMP_SUFFIX = ".prep-tmp"
+# ".<final name>.<pid>.<random>.prep-tmp": the pid tells a stale leftover from a live writer.
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[^.]+" + re.escape(TEMP_SUFFIX) + r"$")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class PrepError(RuntimeError):
+    """Bad input or a missing tool; the message names the path or tool, so no traceback is needed."""
+
+
+def log(message: str) -> None:
+    """One short progress line; flushed so it shows up at once in logs and under pytest -s."""
+    print(f"[prep] {message}", flush=True)
+
+
+def require_tool(name: str, hint: str = "") -> str:
+    """Absolute path of an external program, or a PrepError saying which one is missing."""
+    path = shutil.which(name)
+    if path is None:
+        raise PrepError(f"required tool '{name}' not found on PATH" + (f" ({hint})" if hint else ""))
+    return path
+
+
+def require_dir(path: str, what: str = "folder") -> str:
+    """Absolute path of an existing folder, or a PrepError naming it (instead of a deep FileNotFoundError)."""
+    if not os.path.isdir(path):
+        raise PrepError(f"{what} not found: {path}")
+    return os.path.abspath(path)
+
+
+def temp_path_for(final_path: str) -> str:
+    """A fresh, unique, hidden temporary file next to ``final_path`` (same folder, so os.replace is atomic)."""
+    folder, name = os.path.split(os.path.abspath(final_path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def remove_quietly(path: str) -> None:
+    """Delete a file if it exists (cleanup of temp files must not itself fail)."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # ours, but left over from before this build started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed writer can linger as a zombie until reaped: it is not writing any more
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def remove_stale_temps(folder: str) -> int:
+    """Delete temporary files left by interrupted runs (their writer process is gone); returns how many.
+
+    Call it at the start of a build, before this process creates temp files of its own there.
+    """
+    if not os.path.isdir(folder):
+        return 0
+    removed = 0
+    for name in os.listdir(folder):
+        match = _TEMP_RE.match(name)
+        if match and not _pid_alive(int(match.group(1))):
+            remove_quietly(os.path.join(folder, name))
+            removed += 1
+    if removed:
+        log(f"removed {removed} leftover temporary file(s) in {folder}")
+    return removed
+
+
+def atomic_write_text(path: str, text: str) -> bool:
+    """Write ``text`` to ``path`` via a temp file + os.replace; returns False (and leaves the file and
+    its mtime alone) if it already holds exactly this text, so re-runs touch nothing."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            if fh.read() == text:
+                return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    return True
+
+
+def is_valid_wav(path: str, sample_rate: int = SAMPLE_RATE) -> bool:
+    """True if ``path`` is a readable mono 16-bit PCM WAV at ``sample_rate`` (the toolkit's format)."""
+    try:
+        info = soundfile.info(path)
+    except (RuntimeError, OSError):  # soundfile.LibsndfileError is a RuntimeError
+        return False
+    return (info.format == "WAV" and info.subtype == "PCM_16" and info.channels == 1
+            and info.samplerate == sample_rate and info.frames > 0)
+
+
+def convert_audio(src: str, dst: str, sample_rate: int = SAMPLE_RATE, effects: Sequence[str] = (),
+                  src_type: Optional[str] = None, overwrite: bool = False) -> bool:
+    """Convert any sox-readable file to 16-bit mono WAV at ``sample_rate``; returns True if it did work.
+
+    Runs ``sox -R SRC -r RATE -b 16 -c 1 -t wav TMP [effects]`` then renames TMP to ``dst``; ``-R``
+    seeds sox's dither so the same input always gives the same bytes. A valid ``dst`` is kept
+    unless ``overwrite``. ``src_type`` names the input format when the file name has no usable
+    extension (e.g. a temp file).
+    """
+    if not overwrite and is_valid_wav(dst, sample_rate):
+        return False
+    sox = require_tool("sox", "install sox and libsox-fmt-all")
+    if not os.path.isfile(src):
+        raise PrepError(f"audio file not found: {src}")
+    tmp = temp_path_for(dst)
+    cmd = [sox, "-R"] + (["-t", src_type] if src_type else []) + [
+        src, "-r", str(sample_rate), "-b", "16", "-c", "1", "-t", "wav", tmp] + list(effects)
+    try:
+        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if result.returncode != 0:
+            raise PrepError(f"sox failed on {src} (exit {result.returncode}): {result.stderr.strip()[-500:]}")
+        os.replace(tmp, dst)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    return True
+
+
+def wav_duration(path: str) -> float:
+    """Duration in seconds from the file header only (soundfile.info), fast enough for whole corpora."""
+    try:
+        info = soundfile.info(path)
+    except (RuntimeError, OSError) as err:
+        raise PrepError(f"cannot read audio header of {path}: {err}") from None
+    return info.frames / float(info.samplerate)
+
+
+def write_csv_manifest(path: str, pairs: Iterable[Tuple[str, str]],
+                       durations: Optional[Mapping[str, float]] = None) -> int:
+    """Write a model-zoo CSV manifest (``ABS_WAV,ABS_TXT`` per line, no header), shortest first.
+
+    Sorting by duration is what SortaGrad-style training and the zoo's batching expect; ties are
+    broken by path so the file is byte-identical across runs. ``durations`` (wav path -> seconds)
+    saves re-reading headers the caller already knows. Atomic; untouched if unchanged.
+    Returns the number of lines.
+    """
+    rows = []
+    for wav, txt in pairs:
+        wav, txt = os.path.abspath(wav), os.path.abspath(txt)
+        for p in (wav, txt):
+            if "," in p or "\n" in p:
+                raise PrepError(f"path cannot go into a CSV manifest (contains ',' or newline): {p}")
+            if not os.path.isfile(p):
+                raise PrepError(f"manifest entry does not exist: {p}")
+        seconds = durations[wav] if durations is not None and wav in durations else wav_duration(wav)
+        rows.append((seconds, wav, txt))
+    rows.sort()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write_text(path, "".join(f"{wav},{txt}\n" for _, wav, txt in rows))
+    return len(rows)
+
+
+def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int = 2, desc: str = "working") -> List[R]:
+    """``[fn(x) for x in items]`` on ``workers`` threads, results in input order, with a progress line
+    about every 10 %.
+
+    Threads, not processes: the per-item work is an external program (sox, espeak-ng, flite) or a
+    header read, which run outside the GIL; threads also avoid pickling ``fn`` and forking a parent
+    that may have MindSpore loaded. The first exception cancels the pending items and is re-raised.
+    """
+    items = list(items)
+    total = len(items)
+    if total == 0:
+        return []
+    step = max(25, total // 10)
+    start = time.monotonic()
+    results: List[Optional[R]] = [None] * total
+
+    def report(done: int) -> None:
+        if done % step == 0 or done == total:
+            log(f"{desc}: {done}/{total} ({time.monotonic() - start:.1f} s)")
+
+    if workers <= 1:
+        for i, item in enumerate(items):
+            results[i] = fn(item)
+            report(i + 1)
+        return results  # type: ignore[return-value]
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures: Dict = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            report(done)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results  # type: ignore[return-value]
+
+
+def run_cli(main: Callable[[Optional[Sequence[str]]], object], argv: Optional[Sequence[str]] = None) -> int:
+    """Run a prep CLI: PrepError becomes a one-line message and exit code 2 instead of a traceback."""
+    try:
+        main(argv)
+    except PrepError as err:
+        print(f"[prep] error: {err}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("[prep] interrupted; re-run to resume (finished files are kept)", file=sys.stderr, flush=True)
+        return 130
+    return 0

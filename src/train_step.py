@@ -1,0 +1,68 @@
+"""One optimisation step as a single graph: loss, gradients, clipping, update.
+
+Fixes the zoo's silent training bugs in one place: the learning-rate array is the optimiser's
+own (indexed by its global step, saved in checkpoints); ``loss_scale`` scales the loss *and*
+unscales the gradients (the zoo only divided the gradients by 1024); weight decay and global-norm
+clipping are applied when configured. A step whose gradients are not finite is not applied.
+"""
+import mindspore as ms
+from mindspore import Tensor, nn, ops
+from mindspore.context import ParallelMode
+from mindspore.parallel._utils import _get_device_num, _get_gradients_mean, _get_parallel_mode
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def build_optimizer(network: nn.Cell, optim_cfg, lr) -> nn.Optimizer:
+    """The configured optimiser over ``network``'s trainable parameters, with a per-step LR array."""
+    name = str(optim_cfg.get("optimizer", "adam")).lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"OptimConfig.optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    weight_decay = float(optim_cfg.weight_decay)
+    if weight_decay < 0:
+        raise ValueError(f"OptimConfig.weight_decay must be >= 0, got {weight_decay}")
+    params = network.trainable_params()
+    # Decay the weight matrices only, not batch-norm scales/shifts or biases.
+    decay = [p for p in params if len(p.shape) > 1]
+    no_decay = [p for p in params if len(p.shape) <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    lr = Tensor(lr, ms.float32)
+    beta1, beta2 = (float(b) for b in optim_cfg.betas)
+    if name == "adam":
+        return nn.Adam(groups, learning_rate=lr, beta1=beta1, beta2=beta2, eps=float(optim_cfg.epsilon))
+    if name == "adamw":
+        return nn.AdamWeightDecay(groups, learning_rate=lr, beta1=beta1, beta2=beta2, eps=float(optim_cfg.epsilon))
+    return nn.SGD(groups, learning_rate=lr, momentum=float(optim_cfg.momentum), nesterov=True)
+
+
+class TrainStep(nn.Cell):
+    """(inputs...) -> (loss, gradient global norm); updates the parameters in place."""
+
+    def __init__(self, loss_net: nn.Cell, optimizer: nn.Optimizer, max_grad_norm: float = 0.0,
+                 loss_scale: float = 1.0):
+        super().__init__(auto_prefix=False)
+        self.loss_net = loss_net
+        self.loss_net.set_grad()
+        self.optimizer = optimizer
+        self.weights = optimizer.parameters
+        self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
+        self.max_grad_norm = float(max_grad_norm)
+        self.loss_scale = float(loss_scale) if loss_scale and loss_scale > 0 else 1.0
+        self.reducer = None
+        if _get_parallel_mode() in (ParallelMode.DATA_PARALLEL, ParallelMode.HYBRID_PARALLEL):
+            self.reducer = nn.DistributedGradReducer(self.weights, _get_gradients_mean(), _get_device_num())
+
+    def construct(self, *inputs):
+        loss = self.loss_net(*inputs)
+        sens = ops.fill(loss.dtype, loss.shape, self.loss_scale)
+        grads = self.grad(self.loss_net, self.weights)(*inputs, sens)
+        grads = tuple(g / self.loss_scale for g in grads)
+        if self.reducer is not None:
+            grads = self.reducer(grads)
+        norm = ops.sqrt(ops.addn([ops.square(g).sum() for g in grads]))
+        if self.max_grad_norm > 0:
+            scale = ops.minimum(self.max_grad_norm / (norm + 1e-6), 1.0)
+            grads = tuple(g * scale for g in grads)
+        if ops.isfinite(norm) and ops.isfinite(loss):
+            self.optimizer(grads)
+        return loss, norm

@@ -1,0 +1,156 @@
+"""The training loop: data -> TrainStep -> checkpoints, with validation and resume.
+
+Resume restores parameters, optimiser moments and the optimiser's global step (hence the LR
+position) from the checkpoint, plus the epoch and step; the batch order of an epoch depends only
+on ``seed + epoch``, so the resumed run continues with exactly the batches it had not seen.
+"""
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import mindspore as ms
+import numpy as np
+from tqdm import tqdm
+
+from src.checkpoint import (checkpoint_name, infer_model_shape, latest_checkpoint, load_network_params,
+                            load_param_dict, prune_checkpoints, read_meta, save_checkpoint)
+from src.dataset import BatchSource, create_dataset, load_utterances, make_batches
+from src.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, count_parameters
+from src.evaluate import evaluate
+from src.features import SpectParams
+from src.labels import Labels
+from src.lr_schedule import get_lr
+from src.train_step import TrainStep, build_optimizer
+
+
+@dataclass
+class TrainOptions:
+    """What the command line decides beyond the config tree."""
+    pre_trained_model_path: str = ""
+    resume: str = ""  # a checkpoint path, or "auto" for the newest in ckpt_path
+    rank: int = 0
+    group_size: int = 1
+
+
+def log(message: str) -> None:
+    tqdm.write(message, file=sys.stdout)
+    sys.stdout.flush()
+
+
+def train(cfg, opts: TrainOptions) -> dict:
+    """Train as configured; returns a summary (last loss, best WER, checkpoint paths)."""
+    data_cfg, ckpt_cfg, optim_cfg = cfg.DataConfig, cfg.CheckpointConfig, cfg.OptimConfig
+    epochs, batch_size = int(cfg.TrainingConfig.epochs), int(data_cfg.batch_size)
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs ({epochs}) and batch_size ({batch_size}) must be >= 1")
+    seed = int(cfg.TrainingConfig.seed)
+    ms.set_seed(seed)
+    np.random.seed(seed)
+
+    labels = Labels.load(data_cfg.labels_path)
+    params = SpectParams.from_config(data_cfg.SpectConfig)
+    utts, report = load_utterances(data_cfg.train_manifest, labels, params, float(data_cfg.max_duration))
+    log(report.summary())
+    if not utts:
+        raise ValueError(f"{data_cfg.train_manifest}: no usable training utterances")
+    val_utts = []
+    if data_cfg.val_manifest:
+        val_utts, val_report = load_utterances(data_cfg.val_manifest, labels, params)
+        log(val_report.summary())
+    label_pad = int(data_cfg.label_pad_length) or max(len(u.ids) for u in utts)
+    steps_per_epoch = len(make_batches(utts, batch_size, rank=opts.rank, group_size=opts.group_size))
+
+    network = build_model(cfg.ModelConfig, len(labels))
+    log(f"model: {cfg.ModelConfig.hidden_layers} x BiLSTM-{cfg.ModelConfig.hidden_size}, "
+        f"{count_parameters(network):,} trainable parameters")
+    if opts.pre_trained_model_path:
+        load_network_params(network, load_param_dict(opts.pre_trained_model_path), opts.pre_trained_model_path)
+        log(f"initialised from {opts.pre_trained_model_path}")
+    lr = get_lr(float(optim_cfg.learning_rate), epochs, steps_per_epoch, str(optim_cfg.lr_schedule),
+                float(optim_cfg.learning_anneal), int(optim_cfg.warmup_steps))
+    optimizer = build_optimizer(network, optim_cfg, lr)
+    train_step = TrainStep(NetWithLoss(network), optimizer, float(optim_cfg.max_grad_norm),
+                           float(optim_cfg.loss_scale))
+    predictor = PredictWithSoftmax(network)
+
+    ckpt_dir, prefix = ckpt_cfg.ckpt_path, ckpt_cfg.ckpt_file_name_prefix
+    start_epoch, start_step = 1, 0
+    resume = latest_checkpoint(ckpt_dir, prefix) if opts.resume == "auto" else opts.resume
+    if opts.resume == "auto" and not resume:
+        log(f"--resume auto: no checkpoint in {ckpt_dir}, starting fresh")
+    if resume:
+        state = load_param_dict(resume)
+        hidden, layers = infer_model_shape(state)
+        if (hidden, layers) != (int(cfg.ModelConfig.hidden_size), int(cfg.ModelConfig.hidden_layers)):
+            raise ValueError(f"{resume} holds a {layers} x {hidden} model, the config says "
+                             f"{cfg.ModelConfig.hidden_layers} x {cfg.ModelConfig.hidden_size}")
+        ms.load_param_into_net(train_step, state)
+        meta = read_meta(state)
+        start_epoch, start_step = meta.get("epoch", 1), meta.get("step", 0)
+        if meta.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch:
+            raise ValueError(f"{resume} was written with {meta['steps_per_epoch']} steps per epoch, "
+                             f"this data/batch size gives {steps_per_epoch}")
+        if start_step >= steps_per_epoch:
+            start_epoch, start_step = start_epoch + 1, 0
+        log(f"resumed from {resume}: epoch {start_epoch}, step {start_step}")
+
+    is_main = opts.rank == 0
+    best_wer, last_loss, saved = float("inf"), float("nan"), []
+    total_steps = epochs * steps_per_epoch
+    done = (start_epoch - 1) * steps_per_epoch + start_step
+    bar = tqdm(total=total_steps, initial=done, disable=not is_main or not sys.stderr.isatty(),
+               unit="step", dynamic_ncols=True)
+    log_interval = max(int(cfg.TrainingConfig.log_interval), 1)
+    every = int(ckpt_cfg.save_checkpoint_steps)
+
+    def save(epoch: int, step: int) -> None:
+        if not is_main:
+            return
+        path = os.path.join(ckpt_dir, checkpoint_name(prefix, epoch, step))
+        save_checkpoint(train_step, path, {"epoch": epoch, "step": step, "steps_per_epoch": steps_per_epoch})
+        prune_checkpoints(ckpt_dir, prefix, int(ckpt_cfg.keep_checkpoint_max))
+        saved.append(path)
+
+    for epoch in range(start_epoch, epochs + 1):
+        batches = make_batches(utts, batch_size, shuffle=True, seed=seed, epoch=epoch,
+                               rank=opts.rank, group_size=opts.group_size)
+        skip = start_step if epoch == start_epoch else 0
+        source = BatchSource(utts, batches[skip:], params, labels.blank, batch_size, label_pad,
+                             int(data_cfg.pad_multiple))
+        dataset = create_dataset(source, int(data_cfg.num_workers))
+        train_step.set_train(True)
+        epoch_start, epoch_losses = time.time(), []
+        for step, (inputs, lengths, label_ids, weights) in enumerate(dataset.create_tuple_iterator(num_epochs=1),
+                                                                     skip + 1):
+            loss, _ = train_step(inputs, lengths, label_ids, weights)
+            bar.update(1)
+            if step % log_interval == 0 or step == steps_per_epoch:
+                last_loss = float(loss.asnumpy())
+                epoch_losses.append(last_loss)
+                if is_main:
+                    log(f"epoch: {epoch} step: {step}, loss is {last_loss}")
+                    bar.set_postfix(loss=f"{last_loss:.3f}")
+            if every and step % every == 0 and step != steps_per_epoch:
+                save(epoch, step)
+        elapsed = time.time() - epoch_start
+        if is_main:
+            log(f"epoch {epoch} done in {elapsed:.1f} s ({(steps_per_epoch - skip) / max(elapsed, 1e-9):.2f} steps/s)")
+        save(epoch, steps_per_epoch)
+        if val_utts and is_main:
+            outcome = evaluate(predictor, val_utts, labels, params, batch_size, int(data_cfg.num_workers),
+                               int(data_cfg.pad_multiple))
+            rates = outcome["rates"]
+            log(f"epoch {epoch} validation: WER {rates.wer:.3f} CER {rates.cer:.3f}")
+            if rates.wer < best_wer:
+                best_wer = rates.wer
+                best = os.path.join(ckpt_dir, f"{prefix}-best.ckpt")
+                tmp = best + f".tmp{os.getpid()}"
+                shutil.copyfile(saved[-1], tmp)
+                os.replace(tmp, best)
+                log(f"best validation WER so far: {best_wer:.3f}, kept as {best}")
+    bar.close()
+    return {"last_loss": last_loss, "best_wer": best_wer, "checkpoints": saved,
+            "steps_per_epoch": steps_per_epoch}

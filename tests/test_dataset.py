@@ -1,0 +1,62 @@
+import numpy as np
+import soundfile as sf
+
+from src.dataset import BatchSource, load_utterances, make_batches, required_frames
+from src.features import SpectParams
+from src.labels import Labels
+from tests.helpers import fsdd_manifest
+
+LABELS = Labels.load("labels.json")
+
+
+def write_utt(folder, name, seconds, text):
+    wav, txt = folder / f"{name}.wav", folder / f"{name}.txt"
+    sf.write(wav, np.random.default_rng(0).standard_normal(int(16000 * seconds)).astype(np.float32) * 0.1, 16000)
+    txt.write_text(text)
+    return f"{wav},{txt}"
+
+
+def test_required_frames_counts_repeats():
+    assert required_frames([1, 2, 3]) == 3
+    assert required_frames([12, 12, 12]) == 5
+
+
+def test_unalignable_empty_and_missing_are_skipped_and_counted(tmp_path):
+    lines = [write_utt(tmp_path, "ok", 1.0, "hello"),
+             write_utt(tmp_path, "long", 0.1, "this transcript is far too long for a tenth of a second"),
+             write_utt(tmp_path, "empty", 1.0, " ...\n"),
+             f"{tmp_path}/missing.wav,{tmp_path}/ok.txt"]
+    (tmp_path / "m.csv").write_text("\n".join(lines))
+    utts, report = load_utterances(str(tmp_path / "m.csv"), LABELS, SpectParams())
+    assert [u.text for u in utts] == ["HELLO"]
+    assert report.total == 4 and report.kept == 1 and sum(report.skipped.values()) == 3
+    assert any("cannot be aligned" in r for r in report.skipped)
+    assert "m.csv:4" in report.summary()
+    assert report.dropped_chars["."] == 3
+
+
+def test_buckets_cover_every_utterance_once_and_shuffle_by_epoch(tmp_path):
+    manifest = fsdd_manifest(str(tmp_path), per_digit=3)
+    utts, _ = load_utterances(manifest, LABELS, SpectParams())
+    b1 = make_batches(utts, 4, seed=0, epoch=1)
+    b2 = make_batches(utts, 4, seed=0, epoch=2)
+    assert sorted(i for b in b1 for i in b) == list(range(len(utts)))
+    assert b1 != b2 and b1 == make_batches(utts, 4, seed=0, epoch=1)
+    for batch in b1:  # each bucket holds neighbours in duration order
+        frames = sorted(utts[i].frames for i in batch)
+        assert frames == [utts[i].frames for i in sorted(batch, key=lambda i: (utts[i].frames, i))]
+
+
+def test_batches_have_fixed_shapes_and_weighted_fillers(tmp_path):
+    manifest = fsdd_manifest(str(tmp_path), per_digit=1)
+    utts, _ = load_utterances(manifest, LABELS, SpectParams())
+    batches = make_batches(utts, 4, shuffle=False)
+    source = BatchSource(utts, batches, SpectParams(), LABELS.blank, 4, label_pad_length=12, pad_multiple=32)
+    last = source[len(source) - 1]  # 10 utterances -> the last batch has 2 real rows
+    inputs, lengths, labels, weights = last
+    assert inputs.shape[0] == 4 and inputs.shape[3] % 32 == 0 and labels.shape == (4, 12)
+    assert list(weights) == [1, 1, 0, 0]
+    row = utts[batches[-1][0]]
+    assert lengths[0] == row.frames and list(labels[0, :len(row.ids)]) == list(row.ids)
+    assert (labels[0, len(row.ids):] == LABELS.blank).all()
+    assert (inputs[0, 0, :, lengths[0]:] == 0).all()

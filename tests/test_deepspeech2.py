@@ -1,0 +1,78 @@
+"""The network: zoo parameter names/shapes/count, exact lengths, and equality with nn.LSTM."""
+import numpy as np
+import pytest
+
+import src  # noqa: F401
+import mindspore as ms
+from mindspore import Tensor, nn
+
+from src.deepspeech2 import BiLSTM, DeepSpeechModel, count_parameters, output_lengths
+
+
+@pytest.fixture(scope="module", autouse=True)
+def graph_mode():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_device("CPU")
+
+
+def test_full_model_matches_the_zoo_parameters():
+    net = DeepSpeechModel()
+    shapes = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    assert shapes["conv.conv1.weight"] == (32, 1, 41, 11)
+    assert shapes["conv.conv2.weight"] == (32, 32, 21, 11)
+    for name in ("gamma", "beta", "moving_mean", "moving_variance"):
+        assert shapes[f"conv.bn1.{name}"] == (32,) and shapes[f"conv.bn2.{name}"] == (32,)
+    assert shapes["RNN.lstms.0.weight_ih_l0"] == (4096, 1312)
+    assert shapes["RNN.lstms.0.weight_ih_l0_reverse"] == (4096, 1312)
+    assert shapes["RNN.lstms.4.weight_hh_l0_reverse"] == (4096, 1024)
+    assert shapes["RNN.lstms.4.bias_ih_l0"] == (4096,)
+    assert shapes["fc.module.weight"] == (29, 1024)
+    assert "RNN.lstms.5.weight_ih_l0" not in shapes
+    assert count_parameters(net) == 86_608_096
+    assert count_parameters(net, trainable_only=False) == 86_608_224
+
+
+def test_output_lengths_are_exact_integers():
+    net = DeepSpeechModel(hidden_size=16, hidden_layers=1)
+    for frames in (1, 2, 33, 64):
+        x = Tensor(np.zeros((1, 1, 161, frames), np.float32))
+        logits, lengths = net(x, Tensor(np.array([frames], np.int32)))
+        assert logits.shape[0] == output_lengths(frames) == (frames + 1) // 2
+        assert lengths.dtype == ms.int32 and int(lengths.asnumpy()[0]) == (frames + 1) // 2
+
+
+def test_bilstm_equals_nn_lstm_with_seq_length():
+    """Our fused, ReverseSequence layer == the straightforward nn.LSTM(bidirectional, seq_length)."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        rng = np.random.default_rng(0)
+        t, n, f, h = 9, 3, 7, 5
+        ours = BiLSTM(f, h)
+        ref = nn.LSTM(f, h, num_layers=1, has_bias=True, bidirectional=True)
+        ref_params = {p.name.split(".")[-1]: p for p in ref.get_parameters()}
+        for p in ours.get_parameters():
+            p.set_data(Tensor(rng.standard_normal(p.shape).astype(np.float32) * 0.3))
+            ref_params[p.name.split(".")[-1]].set_data(p.data)
+        x = rng.standard_normal((t, n, f)).astype(np.float32)
+        lengths = np.array([9, 5, 2], np.int32)
+        mask = (np.arange(t)[:, None] < lengths[None, :]).astype(np.float32)[:, :, None]
+        out = ours(Tensor(x), Tensor(lengths), Tensor(mask)).asnumpy()
+        ref_out, _ = ref(Tensor(x), None, Tensor(lengths))
+        ref_out = ref_out.asnumpy()
+        expected = (ref_out[..., :h] + ref_out[..., h:]) * mask
+        np.testing.assert_allclose(out, expected, atol=1e-5)
+    finally:
+        ms.set_context(mode=ms.GRAPH_MODE)
+
+
+def test_padding_does_not_change_an_utterance():
+    """The backward LSTM starts at the real end and conv outputs are masked: padding is inert."""
+    ms.set_seed(3)
+    net = DeepSpeechModel(hidden_size=16, hidden_layers=2)
+    net.set_train(False)
+    rng = np.random.default_rng(1)
+    feat = rng.standard_normal((1, 1, 161, 40)).astype(np.float32)
+    short, _ = net(Tensor(feat), Tensor(np.array([40], np.int32)))
+    padded = np.concatenate([feat, np.zeros((1, 1, 161, 24), np.float32)], axis=3)
+    long, _ = net(Tensor(padded), Tensor(np.array([40], np.int32)))
+    np.testing.assert_allclose(long.asnumpy()[:20], short.asnumpy(), atol=1e-5)

@@ -1,0 +1,108 @@
+import glob
+import os
+
+import pytest
+import soundfile
+
+from src.fsdd import DIGIT_WORDS, build_fsdd
+from src.prep_common import TEMP_SUFFIX, PrepError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FSDD = os.path.join(ROOT, "..", "shared", "data", "fsdd")
+SPEAKERS = {"george", "jackson", "lucas", "nicolas", "yweweler"}
+
+pytestmark = pytest.mark.skipif(not os.path.isdir(FSDD), reason="FSDD not present")
+
+
+def _manifest_rows(path):
+    rows = [line.split(",") for line in open(path, encoding="utf-8").read().splitlines()]
+    durations = []
+    for wav, txt in rows:
+        assert os.path.isabs(wav) and os.path.isfile(wav)
+        assert os.path.isabs(txt) and os.path.isfile(txt)
+        info = soundfile.info(wav)
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+        durations.append(info.duration)
+    assert durations == sorted(durations)
+    return rows
+
+
+def _snapshot(folder):
+    return {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(folder, "**"), recursive=True)
+            if os.path.isfile(p)}
+
+
+def test_build_fsdd_split_by_speaker(tmp_path):
+    manifests = build_fsdd(FSDD, str(tmp_path), test_speaker="lucas", limit_per_speaker=3)
+    assert manifests == {"train": str(tmp_path / "fsdd_train_manifest.csv"),
+                         "test": str(tmp_path / "fsdd_test_manifest.csv")}
+    train, test = _manifest_rows(manifests["train"]), _manifest_rows(manifests["test"])
+    assert len(train) == 12 and len(test) == 3
+    speakers = {split: {os.path.basename(w).split("_")[1] for w, _ in rows}
+                for split, rows in (("train", train), ("test", test))}
+    assert speakers == {"train": SPEAKERS - {"lucas"}, "test": {"lucas"}}
+    for wav, txt in train + test:
+        digit = int(os.path.basename(wav).split("_")[0])
+        assert open(txt, encoding="utf-8").read() == DIGIT_WORDS[digit] + "\n"
+        assert os.path.dirname(os.path.dirname(wav)) == os.path.dirname(os.path.dirname(txt))
+    # 8 kHz source -> 16 kHz output of the same length
+    wav = test[0][0]
+    src = os.path.join(FSDD, "recordings", os.path.basename(wav))
+    assert abs(soundfile.info(wav).duration - soundfile.info(src).duration) < 0.002
+    assert DIGIT_WORDS == ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
+
+
+def test_rerun_redoes_nothing_and_survives_leftover_temp(tmp_path):
+    build_fsdd(FSDD, str(tmp_path), limit_per_speaker=2)
+    wav_dir = tmp_path / "fsdd_test" / "wav"
+    victim = sorted(os.listdir(wav_dir))[0]
+    os.remove(wav_dir / victim)
+    leftover = wav_dir / f".{victim}.999999999.abc{TEMP_SUFFIX}"
+    leftover.write_bytes(b"RIFF\x00")
+    before = _snapshot(str(tmp_path))
+    manifests = build_fsdd(FSDD, str(tmp_path), limit_per_speaker=2)
+    after = _snapshot(str(tmp_path))
+    assert not leftover.exists()
+    assert {p for p in after if before.get(p) != after[p]} == {str(wav_dir / victim)}
+    assert len(_manifest_rows(manifests["test"])) == 2
+    build_fsdd(FSDD, str(tmp_path), limit_per_speaker=2)
+    assert _snapshot(str(tmp_path)) == after
+
+
+def test_bad_input_errors(tmp_path):
+    with pytest.raises(PrepError, match="nowhere"):
+        build_fsdd(str(tmp_path / "nowhere"), str(tmp_path / "out"))
+    with pytest.raises(PrepError, match="'bob'.*george"):
+        build_fsdd(FSDD, str(tmp_path / "out"), test_speaker="bob")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PrepError, match="no FSDD recordings"):
+        build_fsdd(str(tmp_path / "empty"), str(tmp_path / "out"))
+
+
+def test_killed_run_resumes_cleanly(tmp_path):
+    """SIGKILL a real run midway: every file under its final name must be complete, and a re-run finishes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "src.fsdd", "--fsdd_dir", FSDD, "--target_dir", str(tmp_path),
+           "--limit_per_speaker", "200"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    wav_dir = tmp_path / "fsdd_train" / "wav"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if wav_dir.is_dir() and len(os.listdir(wav_dir)) >= 50:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the import finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    for path in glob.glob(str(tmp_path / "fsdd_*" / "wav" / "*.wav")):
+        info = soundfile.info(path)  # complete, readable files only
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    manifests = build_fsdd(FSDD, str(tmp_path), limit_per_speaker=200)
+    assert len(_manifest_rows(manifests["train"])) == 800 and len(_manifest_rows(manifests["test"])) == 200
+    assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f"*{TEMP_SUFFIX}"))
+    assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f".*{TEMP_SUFFIX}"))

@@ -1,0 +1,34 @@
+"""Train DeepSpeech2 (model-zoo flags; any config key can be overridden, e.g. --epochs 5)."""
+import argparse
+import sys
+
+import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
+import config
+from src.config_args import parse_with_config
+from src.device import DeviceError, add_device_args, setup_device
+from src.errors import run_main
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
+    parser.add_argument("--pre_trained_model_path", default="", help="checkpoint to start from (fine-tuning)")
+    parser.add_argument("--resume", default="", help="checkpoint to continue, or 'auto' for the newest in ckpt_path")
+    parser.add_argument("--is_distributed", action="store_true", help="data-parallel training under msrun")
+    parser.add_argument("--bidirectional", action="store_false", help="kept for the zoo; always bidirectional")
+    parser.add_argument("--model_size", choices=sorted(config.MODEL_SIZES), help="named model size")
+    add_device_args(parser)
+    args, cfg = parse_with_config(parser, config.train_config, argv)
+
+    from src.trainer import TrainOptions, train
+    setup_device(args.device_target, args.device_id)
+    opts = TrainOptions(args.pre_trained_model_path, args.resume)
+    if args.is_distributed:
+        from src.distributed import init_distributed
+        opts.rank, opts.group_size = init_distributed()
+    summary = train(cfg, opts)
+    print(f"training finished: last loss {summary['last_loss']:.4f}; checkpoints in {cfg.CheckpointConfig.ckpt_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
