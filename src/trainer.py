@@ -87,6 +87,8 @@ def train(cfg, opts: TrainOptions) -> dict:
         if (hidden, layers) != (int(cfg.ModelConfig.hidden_size), int(cfg.ModelConfig.hidden_layers)):
             raise ValueError(f"{resume} holds a {layers} x {hidden} model, the config says "
                              f"{cfg.ModelConfig.hidden_layers} x {cfg.ModelConfig.hidden_size}")
+        # The LR array comes from this run's config (its position from the restored global step).
+        state.pop("learning_rate", None)
         ms.load_param_into_net(train_step, state)
         meta = read_meta(state)
         start_epoch, start_step = meta.get("epoch", 1), meta.get("step", 0)

@@ -1,0 +1,124 @@
+"""train.py / eval.py / export.py / json_to_csv.py end to end, as a user runs them (subprocesses)."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import LIBRI, fsdd_manifest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--model_size", "tiny", "--batch_size", "4", "--pad_multiple", "32", "--num_workers", "2"]
+
+
+def run(*args, check=True):
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained 2 epochs on 20 real FSDD clips (5 steps per epoch)."""
+    folder = tmp_path_factory.mktemp("e2e")
+    manifest = fsdd_manifest(str(folder / "data"), per_digit=2)
+    ckpt_dir = folder / "checkpoint"
+    proc = run("train.py", "--train_manifest", manifest, "--val_manifest", manifest, "--epochs", "2",
+               "--ckpt_path", str(ckpt_dir), *TINY)
+    return {"folder": folder, "manifest": manifest, "ckpt_dir": ckpt_dir, "out": proc.stdout}
+
+
+def test_train_prints_zoo_lines_and_writes_the_checkpoint_series(trained):
+    out = trained["out"]
+    assert re.search(r"^epoch: 1 step: 1, loss is \d+\.\d+", out, re.M)
+    assert re.search(r"^epoch: 2 step: 5, loss is", out, re.M)
+    assert "20 of 20 utterances kept" in out
+    assert "epoch 2 validation: WER" in out
+    names = sorted(os.listdir(trained["ckpt_dir"]))
+    assert names == ["DeepSpeech-1_5.ckpt", "DeepSpeech-2_5.ckpt", "DeepSpeech-best.ckpt"]
+
+
+def test_resume_continues_at_the_next_epoch(trained, tmp_path):
+    import shutil
+
+    ckpt_dir = tmp_path / "ck"
+    shutil.copytree(trained["ckpt_dir"], ckpt_dir)
+    proc = run("train.py", "--train_manifest", trained["manifest"], "--epochs", "3", "--resume", "auto",
+               "--ckpt_path", str(ckpt_dir), *TINY)
+    assert "resumed from" in proc.stdout and "DeepSpeech-2_5.ckpt: epoch 3, step 0" in proc.stdout
+    assert "epoch: 1 step:" not in proc.stdout and re.search(r"^epoch: 3 step: 5, loss is", proc.stdout, re.M)
+    assert (ckpt_dir / "DeepSpeech-3_5.ckpt").exists()
+
+
+def test_eval_prints_the_reference_format_and_json(trained, tmp_path):
+    result = tmp_path / "r.json"
+    proc = run("eval.py", "--pretrain_ckpt", str(trained["ckpt_dir"] / "DeepSpeech-2_5.ckpt"),
+               "--test_manifest", trained["manifest"], "--batch_size", "8", "--result_file", str(result))
+    lines = proc.stdout.splitlines()
+    assert lines.count("") == 20
+    assert sum(1 for line in lines if line.startswith("Ref: ")) == 20
+    assert all(re.fullmatch(r"WER: \d+(\.\d+)? CER: \d+(\.\d+)?", line) for line in lines if line.startswith("WER:"))
+    summary = re.search(r"^Test Summary \tAverage WER (\d+\.\d{3})\tAverage CER (\d+\.\d{3})\t$", proc.stdout, re.M)
+    assert summary
+    doc = json.loads(result.read_text())
+    assert len(doc["results"]) == 20 and f"{doc['wer']:.3f}" == summary.group(1)
+    refs = {r["ref"] for r in doc["results"]}
+    assert "SEVEN" in refs
+
+
+def test_export_reloads_with_graphcell_and_matches(trained):
+    ckpt = str(trained["ckpt_dir"] / "DeepSpeech-1_5.ckpt")
+    proc = run("export.py", "--pre_trained_model_path", ckpt, "--batch_size", "2", "--input_frames", "120")
+    mindir = ckpt[:-5] + ".mindir"
+    assert os.path.isfile(mindir) and "input [2, 1, 161, 120]" in proc.stdout
+    check = run("-m", "src.check_export", "--ckpt", ckpt, "--mindir", mindir, "--batch_size", "2",
+                "--input_frames", "120")
+    assert "-> OK" in check.stdout
+
+
+def test_eval_on_real_librispeech_with_apostrophes(trained, tmp_path):
+    from src.librispeech_tree import convert_librispeech_tree
+
+    manifests = convert_librispeech_tree(LIBRI, str(tmp_path / "libri"), workers=2)
+    (manifest,) = manifests.values()
+    proc = run("eval.py", "--pretrain_ckpt", str(trained["ckpt_dir"] / "DeepSpeech-2_5.ckpt"),
+               "--test_manifest", manifest, "--batch_size", "10", "--result_file", str(tmp_path / "r.json"))
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["utterances"] == 50
+    assert any("'" in r["ref"] for r in doc["results"])
+    assert "Test Summary" in proc.stdout
+
+
+def test_json_to_csv_resolves_relative_paths_and_does_not_append(tmp_path):
+    (tmp_path / "split" / "wav").mkdir(parents=True)
+    doc = {"root_path": "split", "samples": [{"wav_path": "wav/a.wav", "transcript_path": "txt/a.txt"}]}
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    for _ in range(2):
+        run("json_to_csv.py", "--json", str(tmp_path / "m.json"), "--csv", str(tmp_path / "m.csv"))
+    assert (tmp_path / "m.csv").read_text() == f"{tmp_path}/split/wav/a.wav,{tmp_path}/split/txt/a.txt\n"
+
+
+def test_user_errors_are_one_sentence_and_nonzero(trained, tmp_path):
+    typo = run("train.py", "--train_manifest", trained["manifest"], "--bach_size", "4", check=False)
+    assert typo.returncode == 2 and "did you mean --batch_size" in typo.stderr
+    gpu = run("eval.py", "--pretrain_ckpt", str(trained["ckpt_dir"] / "DeepSpeech-2_5.ckpt"),
+              "--test_manifest", trained["manifest"], "--device_target", "GPU", check=False)
+    assert gpu.returncode == 2 and "device GPU is not usable" in gpu.stderr and "Traceback" not in gpu.stderr
+    missing = run("eval.py", "--pretrain_ckpt", str(tmp_path / "none.ckpt"), "--test_manifest", trained["manifest"],
+                  check=False)
+    assert missing.returncode == 2 and "checkpoint not found" in missing.stderr
+    wrong = run("train.py", "--train_manifest", trained["manifest"], "--model_size", "small", "--epochs", "3",
+                "--resume", str(trained["ckpt_dir"] / "DeepSpeech-2_5.ckpt"), "--ckpt_path", str(tmp_path / "c"),
+                check=False)
+    assert wrong.returncode == 2 and "holds a 2 x 64 model" in wrong.stderr
+
+
+def test_onednn_cap_is_set_unless_the_user_chose(tmp_path):
+    code = "import src, os; print(os.environ['ONEDNN_MAX_CPU_ISA'])"
+    assert run("-c", code).stdout.strip() == "AVX2"
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX512_CORE")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == "AVX512_CORE"
