@@ -31,6 +31,7 @@ _MODEL = {
     "hidden_layers": 5,
     "lookahead_context": 20,  # kept for compatibility: only the bidirectional model exists
     "activation": "tanh",  # new: tanh (model zoo) | hardtanh (deepspeech.pytorch, 0..20) | relu
+    "rnn_batch_norm": False,  # new: BatchNorm between the LSTM layers (deepspeech.pytorch); not in the zoo
 }
 
 train_config = ed({
@@ -47,6 +48,8 @@ train_config = ed({
         "num_workers": 2,  # new: feature-extraction worker processes
         "max_duration": 0.0,  # new: drop training utterances longer than this (s); 0 = keep all
         "pad_multiple": 64,  # new: pad time to a multiple of this many frames (few graph shapes)
+        "bucket_pool": 0,  # new: 0 = batches from the fully duration-sorted set; N = sort within
+        #                    random pools of N batches (1 = random batches, for isolated words)
         "label_pad_length": 0,  # new: fixed CTC label length; 0 = the longest label in the manifest
         "SpectConfig": dict(_SPECT),
         "AugmentationConfig": {

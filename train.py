@@ -5,7 +5,7 @@ import sys
 import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
 import config
 from src.config_args import parse_with_config
-from src.device import DeviceError, add_device_args, setup_device
+from src.device import add_device_args, setup_device
 from src.errors import run_main
 
 

@@ -14,6 +14,7 @@ import mindspore as ms
 from mindspore import nn
 
 META_KEYS = ("epoch", "step", "steps_per_epoch")
+META_TEXT_KEYS = ("activation",)  # architecture facts that have no parameter of their own
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
 
 
@@ -25,8 +26,8 @@ def checkpoint_name(prefix: str, epoch: int, step: int) -> str:
     return f"{prefix}-{epoch}_{step}.ckpt"
 
 
-def save_checkpoint(cell: nn.Cell, path: str, meta: Optional[Dict[str, int]] = None) -> str:
-    """Save ``cell``'s parameters (and ``meta`` ints) to ``path`` atomically."""
+def save_checkpoint(cell: nn.Cell, path: str, meta: Optional[Dict] = None) -> str:
+    """Save ``cell``'s parameters (and ``meta`` ints/strings) to ``path`` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
@@ -73,8 +74,8 @@ def load_param_dict(path: str) -> Dict:
         raise CheckpointError(f"{path}: not a readable MindSpore checkpoint (truncated or corrupt?): {msg}") from None
 
 
-def read_meta(param_dict: Dict) -> Dict[str, int]:
-    meta = {}
+def read_meta(param_dict: Dict) -> Dict:
+    meta = {key: str(param_dict[key]) for key in META_TEXT_KEYS if key in param_dict}
     for key in META_KEYS:
         if key in param_dict:
             value = param_dict[key]
@@ -97,6 +98,10 @@ def infer_model_shape(param_dict: Dict) -> Tuple[int, int]:
     hidden = int(params["fc.module.weight"].shape[1])
     layers = len({k.split(".")[2] for k in params if re.match(r"^RNN\.lstms\.\d+\.weight_ih_l0$", k)})
     return hidden, layers
+
+
+def has_rnn_batch_norm(param_dict: Dict) -> bool:
+    return any(k.startswith("RNN.norms.") for k in param_dict)
 
 
 def load_network_params(net: nn.Cell, param_dict: Dict, path: str = "checkpoint") -> None:

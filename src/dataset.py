@@ -13,7 +13,7 @@
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -118,18 +118,31 @@ def load_utterances(manifest: str, labels: Labels, params: SpectParams,
 
 
 def make_batches(utts: Sequence[Utterance], batch_size: int, shuffle: bool = True, seed: int = 0,
-                 epoch: int = 0, rank: int = 0, group_size: int = 1) -> List[List[int]]:
+                 epoch: int = 0, rank: int = 0, group_size: int = 1, bucket_pool: int = 0) -> List[List[int]]:
     """Duration buckets: consecutive runs of the length-sorted utterances, in shuffled order.
 
-    With several ranks, each takes every ``group_size``-th bucket of the shared order; the
-    bucket list is padded by repeating buckets so no rank runs out early.
+    ``bucket_pool`` = 0 sorts the whole set (least padding, the zoo's way). When durations carry
+    the class (isolated words: every "seven" is long), sorted batches are nearly single-class and
+    learning crawls; ``bucket_pool`` = N shuffles first and sorts within pools of N batches, and 1
+    gives plain random batches. With several ranks, each takes every ``group_size``-th bucket of
+    the shared order; the list is padded by repeating buckets so no rank runs out early.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = sorted(range(len(utts)), key=lambda i: (utts[i].frames, i))
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng = np.random.default_rng(seed + epoch)
+    order = list(range(len(utts)))
+    if shuffle and bucket_pool > 0:
+        order = [int(i) for i in rng.permutation(len(utts))]
+        pool = batch_size * bucket_pool
+        pools = [order[i:i + pool] for i in range(0, len(order), pool)]
+    else:
+        pools = [order]
+    batches = []
+    for members in pools:
+        members = sorted(members, key=lambda i: (utts[i].frames, i))
+        batches += [members[i:i + batch_size] for i in range(0, len(members), batch_size)]
     if shuffle:
-        perm = np.random.default_rng(seed + epoch).permutation(len(batches))
+        perm = rng.permutation(len(batches))
         batches = [batches[i] for i in perm]
     if group_size > 1 and batches:
         extra = (-len(batches)) % group_size

@@ -16,7 +16,7 @@ What differs from the zoo, on purpose:
 - Output lengths are exact integers: conv1 maps L -> (L - 1) // 2 + 1, conv2 keeps L.
 """
 import math
-from typing import Tuple
+
 
 import mindspore as ms
 import numpy as np
@@ -113,16 +113,27 @@ class BiLSTM(nn.Cell):
 
 
 class BatchRNN(nn.Cell):
-    """The stack of BiLSTM layers (``RNN.lstms.<i>`` in checkpoints)."""
+    """The stack of BiLSTM layers (``RNN.lstms.<i>`` in checkpoints).
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int):
+    With ``batch_norm`` (off in the zoo, whose GPU lacked BatchNorm1d; on in deepspeech.pytorch
+    and the DS2 paper, where it speeds up convergence) the input of every layer after the first is
+    batch-normalised frame-wise (``RNN.norms.<i-1>``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, batch_norm: bool = False):
         super().__init__()
         sizes = [input_size] + [hidden_size] * (num_layers - 1)
         self.lstms = nn.CellList([BiLSTM(size, hidden_size) for size in sizes])
+        self.batch_norm = batch_norm
+        if batch_norm:
+            self.norms = nn.CellList([SequenceWise(nn.BatchNorm1d(num_features=hidden_size))
+                                      for _ in range(num_layers - 1)])
 
     def construct(self, x, lengths):
         mask = _time_mask(lengths, x.shape[0], x.dtype).T.expand_dims(2)
-        for lstm in self.lstms:
+        for i, lstm in enumerate(self.lstms):
+            if self.batch_norm and i > 0:
+                x = self.norms[i - 1](x) * mask
             x = lstm(x, lengths, mask)
         return x
 
@@ -143,13 +154,13 @@ class DeepSpeechModel(nn.Cell):
     """Spectrogram (N, 1, 161, T) + frame lengths (N,) -> logits (T', N, classes) + lengths (N,)."""
 
     def __init__(self, num_classes: int = 29, hidden_size: int = 1024, hidden_layers: int = 5,
-                 activation: str = "tanh", n_bins: int = NUM_FREQ_BINS):
+                 activation: str = "tanh", n_bins: int = NUM_FREQ_BINS, rnn_batch_norm: bool = False):
         super().__init__()
         if hidden_size < 1 or hidden_layers < 1:
             raise ValueError(f"ModelConfig: hidden_size ({hidden_size}) and hidden_layers ({hidden_layers}) must be >= 1")
         self.conv = MaskConv(activation)
         rnn_input = 32 * conv_output_bins(n_bins)
-        self.RNN = BatchRNN(rnn_input, hidden_size, hidden_layers)
+        self.RNN = BatchRNN(rnn_input, hidden_size, hidden_layers, rnn_batch_norm)
         self.fc = SequenceWise(nn.Dense(hidden_size, num_classes, has_bias=False,
                                         weight_init=Uniform(1.0 / hidden_size)))
 
@@ -166,7 +177,8 @@ def build_model(model_cfg, num_classes: int) -> DeepSpeechModel:
     if str(model_cfg.get("rnn_type", "LSTM")).upper() != "LSTM":
         raise ValueError(f"ModelConfig.rnn_type {model_cfg.rnn_type!r}: only LSTM is implemented")
     return DeepSpeechModel(num_classes, int(model_cfg.hidden_size), int(model_cfg.hidden_layers),
-                           str(model_cfg.get("activation", "tanh")))
+                           str(model_cfg.get("activation", "tanh")),
+                           rnn_batch_norm=bool(model_cfg.get("rnn_batch_norm", False)))
 
 
 class PredictWithSoftmax(nn.Cell):

@@ -9,8 +9,6 @@ import os
 import pickle
 from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
-from mindspore import Tensor
 
 from src.dataset import BatchSource, Utterance, create_dataset, make_batches
 from src.decoder import greedy_decode

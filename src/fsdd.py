@@ -11,8 +11,8 @@ import re
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from src.prep_common import (PrepError, atomic_write_text, convert_audio, log, parallel_map, remove_stale_temps,
-                             require_dir, require_tool, run_cli, wav_duration, write_csv_manifest)
+from src.prep_common import (PrepError, atomic_write_text, convert_audio, convert_split, log, remove_stale_temps,
+                             require_dir, require_tool, run_cli, wav_duration)
 
 DIGIT_WORDS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 _NAME_RE = re.compile(r"^(\d)_([A-Za-z0-9]+)_(\d+)\.wav$")
@@ -89,13 +89,10 @@ def build_fsdd(fsdd_dir: str, target_dir: str, test_speaker: str = "george", wor
             uid = f"{digit}_{speaker}_{index}"
             jobs.append((src, os.path.join(wav_dir, uid + ".wav"), os.path.join(txt_dir, uid + ".txt"),
                          DIGIT_WORDS[digit]))
-        results = parallel_map(_import_one, jobs, workers, desc=f"fsdd_{split}")
-        done = sum(r[3] for r in results)
-        hours = sum(r[2] for r in results) / 3600.0
         manifest = os.path.join(target_dir, f"fsdd_{split}_manifest.csv")
-        write_csv_manifest(manifest, [(r[0], r[1]) for r in results], {r[0]: r[2] for r in results})
-        log(f"fsdd_{split}: {len(results)} utterances ({hours:.2f} h), {done} (re)done, "
-            f"{len(results) - done} already present -> {manifest}")
+        count, done, hours = convert_split(_import_one, jobs, workers, manifest, f"fsdd_{split}")
+        log(f"fsdd_{split}: {count} utterances ({hours:.2f} h), {done} (re)done, "
+            f"{count - done} already present -> {manifest}")
         manifests[split] = manifest
     return manifests
 

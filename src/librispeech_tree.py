@@ -12,8 +12,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import soundfile
 
-from src.prep_common import (PrepError, atomic_write_text, convert_audio, log, parallel_map, remove_stale_temps,
-                             require_dir, require_tool, run_cli, wav_duration, write_csv_manifest)
+from src.prep_common import (PrepError, atomic_write_text, convert_audio, convert_split, log, parallel_map,
+                             remove_stale_temps,
+                             require_dir, require_tool, run_cli, wav_duration)
 
 
 def _split_root(libri_root: str) -> str:
@@ -136,13 +137,10 @@ def convert_librispeech_tree(libri_root: str, target_dir: str, splits: Optional[
             remove_stale_temps(folder)
         jobs = [(flac, os.path.join(wav_dir, uid + ".wav"), os.path.join(txt_dir, uid + ".txt"), text)
                 for uid, flac, text in kept]
-        results = parallel_map(_convert_one, jobs, workers, desc=split)
-        done = sum(r[3] for r in results)
-        hours = sum(r[2] for r in results) / 3600.0
         manifest = os.path.join(target_dir, f"libri_{split.replace('-', '_')}_manifest.csv")
-        write_csv_manifest(manifest, [(r[0], r[1]) for r in results], {r[0]: r[2] for r in results})
-        log(f"{split}: kept {len(results)} ({hours:.3f} h), dropped {dropped_n} ({dropped_s / 3600.0:.3f} h) "
-            f"by duration; {done} (re)done, {len(results) - done} already present -> {manifest}")
+        count, done, hours = convert_split(_convert_one, jobs, workers, manifest, split)
+        log(f"{split}: kept {count} ({hours:.3f} h), dropped {dropped_n} ({dropped_s / 3600.0:.3f} h) "
+            f"by duration; {done} (re)done, {count - done} already present -> {manifest}")
         manifests[split] = manifest
     return manifests
 

@@ -3,7 +3,7 @@
 WER = sum(word edits) / sum(reference words); CER = sum(char edits, spaces removed) /
 sum(reference chars without spaces). Empty references count 0 words, so they never divide by 0.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Tuple
 
 import Levenshtein

@@ -195,6 +195,16 @@ def write_csv_manifest(path: str, pairs: Iterable[Tuple[str, str]],
     return len(rows)
 
 
+def convert_split(fn: Callable, jobs: Sequence, workers: int, manifest: str, desc: str) -> Tuple[int, int, float]:
+    """Run per-file jobs returning ``(wav, txt, seconds, redone)``, then write their manifest.
+
+    Returns (utterances, files (re)done, hours): what the importers print.
+    """
+    results = parallel_map(fn, jobs, workers, desc=desc)
+    write_csv_manifest(manifest, [(r[0], r[1]) for r in results], {r[0]: r[2] for r in results})
+    return len(results), sum(r[3] for r in results), sum(r[2] for r in results) / 3600.0
+
+
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int = 2, desc: str = "working") -> List[R]:
     """``[fn(x) for x in items]`` on ``workers`` threads, results in input order, with a progress line
     about every 10 %.

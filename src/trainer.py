@@ -9,14 +9,13 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import mindspore as ms
 import numpy as np
 from tqdm import tqdm
 
-from src.checkpoint import (checkpoint_name, infer_model_shape, latest_checkpoint, load_network_params,
-                            load_param_dict, prune_checkpoints, read_meta, save_checkpoint)
+from src.checkpoint import (checkpoint_name, has_rnn_batch_norm, infer_model_shape, latest_checkpoint,
+                            load_network_params, load_param_dict, prune_checkpoints, read_meta, save_checkpoint)
 from src.dataset import BatchSource, create_dataset, load_utterances, make_batches
 from src.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, count_parameters
 from src.evaluate import evaluate
@@ -61,7 +60,9 @@ def train(cfg, opts: TrainOptions) -> dict:
         val_utts, val_report = load_utterances(data_cfg.val_manifest, labels, params)
         log(val_report.summary())
     label_pad = int(data_cfg.label_pad_length) or max(len(u.ids) for u in utts)
-    steps_per_epoch = len(make_batches(utts, batch_size, rank=opts.rank, group_size=opts.group_size))
+    pool = int(data_cfg.bucket_pool)
+    steps_per_epoch = len(make_batches(utts, batch_size, rank=opts.rank, group_size=opts.group_size,
+                                       bucket_pool=pool))
 
     network = build_model(cfg.ModelConfig, len(labels))
     log(f"model: {cfg.ModelConfig.hidden_layers} x BiLSTM-{cfg.ModelConfig.hidden_size}, "
@@ -87,6 +88,8 @@ def train(cfg, opts: TrainOptions) -> dict:
         if (hidden, layers) != (int(cfg.ModelConfig.hidden_size), int(cfg.ModelConfig.hidden_layers)):
             raise ValueError(f"{resume} holds a {layers} x {hidden} model, the config says "
                              f"{cfg.ModelConfig.hidden_layers} x {cfg.ModelConfig.hidden_size}")
+        if has_rnn_batch_norm(state) != bool(cfg.ModelConfig.rnn_batch_norm):
+            raise ValueError(f"{resume}: rnn_batch_norm differs from the config ({cfg.ModelConfig.rnn_batch_norm})")
         # The LR array comes from this run's config (its position from the restored global step).
         state.pop("learning_rate", None)
         ms.load_param_into_net(train_step, state)
@@ -112,13 +115,14 @@ def train(cfg, opts: TrainOptions) -> dict:
         if not is_main:
             return
         path = os.path.join(ckpt_dir, checkpoint_name(prefix, epoch, step))
-        save_checkpoint(train_step, path, {"epoch": epoch, "step": step, "steps_per_epoch": steps_per_epoch})
+        save_checkpoint(train_step, path, {"epoch": epoch, "step": step, "steps_per_epoch": steps_per_epoch,
+                                           "activation": str(cfg.ModelConfig.activation)})
         prune_checkpoints(ckpt_dir, prefix, int(ckpt_cfg.keep_checkpoint_max))
         saved.append(path)
 
     for epoch in range(start_epoch, epochs + 1):
         batches = make_batches(utts, batch_size, shuffle=True, seed=seed, epoch=epoch,
-                               rank=opts.rank, group_size=opts.group_size)
+                               rank=opts.rank, group_size=opts.group_size, bucket_pool=pool)
         skip = start_step if epoch == start_epoch else 0
         source = BatchSource(utts, batches[skip:], params, labels.blank, batch_size, label_pad,
                              int(data_cfg.pad_multiple))

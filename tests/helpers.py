@@ -1,6 +1,9 @@
 """Small real-audio data sets for tests, made from ../shared/data (FSDD, resampled with sox)."""
+import glob
 import os
 import subprocess
+
+import soundfile
 
 SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 FSDD = os.path.join(SHARED, "fsdd", "recordings")
@@ -27,3 +30,27 @@ def fsdd_manifest(folder, speakers=("jackson",), per_digit=2, name="m.csv"):
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return path
+
+
+def manifest_rows(path, max_seconds=None):
+    """Rows of a prepared CSV manifest, checked: absolute existing files, 16 kHz mono 16-bit wav,
+    sorted by duration (each under ``max_seconds`` if given)."""
+    rows = [line.split(",") for line in open(path, encoding="utf-8").read().splitlines()]
+    assert all(len(r) == 2 for r in rows)
+    durations = []
+    for wav, txt in rows:
+        assert os.path.isabs(wav) and os.path.isfile(wav)
+        assert os.path.isabs(txt) and os.path.isfile(txt)
+        info = soundfile.info(wav)
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+        if max_seconds is not None:
+            assert 0.3 < info.duration < max_seconds
+        durations.append(info.duration)
+    assert durations == sorted(durations)
+    return rows
+
+
+def mtime_snapshot(folder):
+    """path -> mtime of every file below ``folder``: equal snapshots mean nothing was rewritten."""
+    return {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(folder, "**"), recursive=True)
+            if os.path.isfile(p)}

@@ -60,3 +60,24 @@ def test_batches_have_fixed_shapes_and_weighted_fillers(tmp_path):
     assert lengths[0] == row.frames and list(labels[0, :len(row.ids)]) == list(row.ids)
     assert (labels[0, len(row.ids):] == LABELS.blank).all()
     assert (inputs[0, 0, :, lengths[0]:] == 0).all()
+
+
+def test_bucket_pool_mixes_lengths_but_covers_everything(tmp_path):
+    manifest = fsdd_manifest(str(tmp_path), per_digit=4)
+    utts, _ = load_utterances(manifest, LABELS, SpectParams())
+    for pool in (1, 2):
+        batches = make_batches(utts, 4, seed=0, epoch=1, bucket_pool=pool)
+        assert sorted(i for b in batches for i in b) == list(range(len(utts)))
+    strict = make_batches(utts, 4, seed=0, epoch=1)
+    random = make_batches(utts, 4, seed=0, epoch=1, bucket_pool=1)
+    spread = lambda bs: np.mean([max(utts[i].frames for i in b) - min(utts[i].frames for i in b) for b in bs])
+    assert spread(random) > spread(strict)
+
+
+def test_shards_cover_the_epoch_without_starving_a_rank(tmp_path):
+    manifest = fsdd_manifest(str(tmp_path), per_digit=3)
+    utts, _ = load_utterances(manifest, LABELS, SpectParams())
+    shards = [make_batches(utts, 4, seed=5, epoch=1, rank=r, group_size=3) for r in range(3)]
+    assert len({len(s) for s in shards}) == 1
+    seen = [i for s in shards for b in s for i in b]
+    assert set(seen) == set(range(len(utts)))

@@ -14,7 +14,7 @@ def one_hot(ids, classes=29):
 
 
 def test_merges_repeats_and_drops_blanks():
-    a, b, l, apos, space = 1, 2, 12, 0, 27
+    a, l, apos, space = 1, 12, 0, 27
     frames = [B, a, a, B, l, l, B, l, space, apos, apos, B, B]
     assert greedy_decode(one_hot(frames)[None], [len(frames)], L) == ["ALL '"]
 

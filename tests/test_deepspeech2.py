@@ -61,6 +61,24 @@ def test_bilstm_equals_nn_lstm_with_seq_length():
         ref_out = ref_out.asnumpy()
         expected = (ref_out[..., :h] + ref_out[..., h:]) * mask
         np.testing.assert_allclose(out, expected, atol=1e-5)
+        # gradients too: input and every weight, through ReverseSequence and the fused kernel
+        target = Tensor(rng.standard_normal((t, n, h)).astype(np.float32))
+        length_t, mask_t = Tensor(lengths), Tensor(mask)
+
+        def ours_loss(inp):
+            return (ours(inp, length_t, mask_t) * target).sum()
+
+        def ref_loss(inp):
+            both, _ = ref(inp, None, length_t)
+            return ((both[..., :h] + both[..., h:]) * mask_t * target).sum()
+
+        g_ours = ms.grad(ours_loss, grad_position=0, weights=ours.trainable_params())(Tensor(x))
+        g_ref = ms.grad(ref_loss, grad_position=0, weights=ref.trainable_params())(Tensor(x))
+        np.testing.assert_allclose(g_ours[0].asnumpy(), g_ref[0].asnumpy(), atol=1e-5)
+        ref_names = [p.name.split(".")[-1] for p in ref.trainable_params()]
+        for param, grad in zip(ours.trainable_params(), g_ours[1]):
+            expected_grad = g_ref[1][ref_names.index(param.name)].asnumpy()
+            np.testing.assert_allclose(grad.asnumpy(), expected_grad, atol=1e-5)
     finally:
         ms.set_context(mode=ms.GRAPH_MODE)
 

@@ -6,6 +6,7 @@ import soundfile
 
 from src.fsdd import DIGIT_WORDS, build_fsdd
 from src.prep_common import TEMP_SUFFIX, PrepError
+from tests.helpers import manifest_rows, mtime_snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FSDD = os.path.join(ROOT, "..", "shared", "data", "fsdd")
@@ -14,29 +15,11 @@ SPEAKERS = {"george", "jackson", "lucas", "nicolas", "yweweler"}
 pytestmark = pytest.mark.skipif(not os.path.isdir(FSDD), reason="FSDD not present")
 
 
-def _manifest_rows(path):
-    rows = [line.split(",") for line in open(path, encoding="utf-8").read().splitlines()]
-    durations = []
-    for wav, txt in rows:
-        assert os.path.isabs(wav) and os.path.isfile(wav)
-        assert os.path.isabs(txt) and os.path.isfile(txt)
-        info = soundfile.info(wav)
-        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
-        durations.append(info.duration)
-    assert durations == sorted(durations)
-    return rows
-
-
-def _snapshot(folder):
-    return {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(folder, "**"), recursive=True)
-            if os.path.isfile(p)}
-
-
 def test_build_fsdd_split_by_speaker(tmp_path):
     manifests = build_fsdd(FSDD, str(tmp_path), test_speaker="lucas", limit_per_speaker=3)
     assert manifests == {"train": str(tmp_path / "fsdd_train_manifest.csv"),
                          "test": str(tmp_path / "fsdd_test_manifest.csv")}
-    train, test = _manifest_rows(manifests["train"]), _manifest_rows(manifests["test"])
+    train, test = manifest_rows(manifests["train"]), manifest_rows(manifests["test"])
     assert len(train) == 12 and len(test) == 3
     speakers = {split: {os.path.basename(w).split("_")[1] for w, _ in rows}
                 for split, rows in (("train", train), ("test", test))}
@@ -59,14 +42,14 @@ def test_rerun_redoes_nothing_and_survives_leftover_temp(tmp_path):
     os.remove(wav_dir / victim)
     leftover = wav_dir / f".{victim}.999999999.abc{TEMP_SUFFIX}"
     leftover.write_bytes(b"RIFF\x00")
-    before = _snapshot(str(tmp_path))
+    before = mtime_snapshot(str(tmp_path))
     manifests = build_fsdd(FSDD, str(tmp_path), limit_per_speaker=2)
-    after = _snapshot(str(tmp_path))
+    after = mtime_snapshot(str(tmp_path))
     assert not leftover.exists()
     assert {p for p in after if before.get(p) != after[p]} == {str(wav_dir / victim)}
-    assert len(_manifest_rows(manifests["test"])) == 2
+    assert len(manifest_rows(manifests["test"])) == 2
     build_fsdd(FSDD, str(tmp_path), limit_per_speaker=2)
-    assert _snapshot(str(tmp_path)) == after
+    assert mtime_snapshot(str(tmp_path)) == after
 
 
 def test_bad_input_errors(tmp_path):
@@ -103,6 +86,6 @@ def test_killed_run_resumes_cleanly(tmp_path):
         info = soundfile.info(path)  # complete, readable files only
         assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
     manifests = build_fsdd(FSDD, str(tmp_path), limit_per_speaker=200)
-    assert len(_manifest_rows(manifests["train"])) == 800 and len(_manifest_rows(manifests["test"])) == 200
+    assert len(manifest_rows(manifests["train"])) == 800 and len(manifest_rows(manifests["test"])) == 200
     assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f"*{TEMP_SUFFIX}"))
     assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f".*{TEMP_SUFFIX}"))

@@ -6,30 +6,12 @@ import soundfile
 
 from src.librispeech_tree import convert_librispeech_tree, find_splits
 from src.prep_common import TEMP_SUFFIX, PrepError
+from tests.helpers import manifest_rows, mtime_snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "..", "shared", "data", "librispeech-sample")
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(SAMPLE), reason="LibriSpeech sample not present")
-
-
-def _manifest_rows(path):
-    rows = [line.split(",") for line in open(path, encoding="utf-8").read().splitlines()]
-    assert all(len(r) == 2 for r in rows)
-    durations = []
-    for wav, txt in rows:
-        assert os.path.isabs(wav) and os.path.isfile(wav)
-        assert os.path.isabs(txt) and os.path.isfile(txt)
-        info = soundfile.info(wav)
-        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
-        durations.append(info.duration)
-    assert durations == sorted(durations)
-    return rows
-
-
-def _snapshot(folder):
-    return {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(folder, "**"), recursive=True)
-            if os.path.isfile(p)}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +33,7 @@ def test_converts_sample(converted):
     target, manifests = converted
     assert find_splits(SAMPLE) == ["test-other"]
     assert manifests == {"test-other": os.path.join(str(target), "libri_test_other_manifest.csv")}
-    rows = _manifest_rows(manifests["test-other"])
+    rows = manifest_rows(manifests["test-other"])
     texts = _sample_transcripts()
     assert len(rows) == len(texts) == 50
     for wav, txt in rows:
@@ -74,22 +56,22 @@ def test_rerun_redoes_nothing_and_survives_leftover_temp(converted):
     leftover = os.path.join(wav_dir, f".{victim}.999999999.abc{TEMP_SUFFIX}")
     with open(leftover, "wb") as fh:           # ...leaving its half-written temp file behind
         fh.write(b"RIFF\x00\x00")
-    before = _snapshot(str(target))
+    before = mtime_snapshot(str(target))
     assert convert_librispeech_tree(SAMPLE, str(target), splits=["test-other"]) == manifests
-    after = _snapshot(str(target))
+    after = mtime_snapshot(str(target))
     assert not os.path.exists(leftover)
     assert os.path.isfile(os.path.join(wav_dir, victim))
     redone = {p for p in after if before.get(p) != after[p]}
     assert redone == {os.path.join(wav_dir, victim)}  # only the missing file; manifest unchanged
-    assert len(_manifest_rows(manifests["test-other"])) == 50
+    assert len(manifest_rows(manifests["test-other"])) == 50
     before = after
     convert_librispeech_tree(SAMPLE, str(target))
-    assert _snapshot(str(target)) == before
+    assert mtime_snapshot(str(target)) == before
 
 
 def test_duration_filter(tmp_path):
     manifests = convert_librispeech_tree(SAMPLE, str(tmp_path), min_duration=3.0, max_duration=10.0)
-    rows = _manifest_rows(manifests["test-other"])
+    rows = manifest_rows(manifests["test-other"])
     assert 0 < len(rows) < 50
     assert all(3.0 <= soundfile.info(w).duration <= 10.0 for w, _ in rows)
     assert len(os.listdir(os.path.join(str(tmp_path), "test-other", "wav"))) == len(rows)  # dropped: not converted

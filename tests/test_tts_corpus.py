@@ -4,34 +4,15 @@ import os
 import shutil
 
 import pytest
-import soundfile
 
 from src.prep_common import TEMP_SUFFIX
 from src.tts_corpus import DIGIT_WORDS, available_voices, build_tts_corpus, plan_corpus
+from tests.helpers import manifest_rows, mtime_snapshot
 
 pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") or shutil.which("flite")) or not shutil.which("sox"),
                                 reason="needs sox and espeak-ng or flite")
 
 N_TRAIN, N_TEST = 14, 6
-
-
-def _manifest_rows(path):
-    rows = [line.split(",") for line in open(path, encoding="utf-8").read().splitlines()]
-    durations = []
-    for wav, txt in rows:
-        assert os.path.isabs(wav) and os.path.isfile(wav)
-        assert os.path.isabs(txt) and os.path.isfile(txt)
-        info = soundfile.info(wav)
-        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
-        assert 0.3 < info.duration < 10
-        durations.append(info.duration)
-    assert durations == sorted(durations)
-    return rows
-
-
-def _snapshot(folder):
-    return {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(folder, "**"), recursive=True)
-            if os.path.isfile(p)}
 
 
 def _digests(folder):
@@ -72,7 +53,7 @@ def test_plan_is_deterministic():
 def test_build_writes_corpus(corpus):
     target, manifests = corpus
     assert manifests == {"train": str(target / "tts_train_manifest.csv"), "test": str(target / "tts_test_manifest.csv")}
-    train, test = _manifest_rows(manifests["train"]), _manifest_rows(manifests["test"])
+    train, test = manifest_rows(manifests["train"], 10), manifest_rows(manifests["test"], 10)
     assert len(train) == N_TRAIN and len(test) == N_TEST
     for split, rows in (("train", train), ("test", test)):
         for wav, txt in rows:
@@ -92,18 +73,18 @@ def test_build_writes_corpus(corpus):
 
 def test_rerun_redoes_nothing_and_survives_leftover_temp(corpus):
     target, manifests = corpus
-    before = _snapshot(str(target))
+    before = mtime_snapshot(str(target))
     assert build_tts_corpus(str(target), n_train=N_TRAIN, n_test=N_TEST, seed=0) == manifests
-    assert _snapshot(str(target)) == before
+    assert mtime_snapshot(str(target)) == before
     wav_dir = target / "tts_train" / "wav"
     victim = sorted(os.listdir(wav_dir))[3]
     content = (wav_dir / victim).read_bytes()
     os.remove(wav_dir / victim)
     leftover = wav_dir / f".{victim}.999999999.abc{TEMP_SUFFIX}"
     leftover.write_bytes(content[:100])  # a half-written temp file from a killed run
-    before = _snapshot(str(target))
+    before = mtime_snapshot(str(target))
     build_tts_corpus(str(target), n_train=N_TRAIN, n_test=N_TEST, seed=0)
-    after = _snapshot(str(target))
+    after = mtime_snapshot(str(target))
     assert not leftover.exists()
     assert {p for p in after if before.get(p) != after[p]} == {str(wav_dir / victim)}
     assert (wav_dir / victim).read_bytes() == content  # re-synthesised bit-exactly
