@@ -52,9 +52,18 @@ train_config = ed({
         #                    random pools of N batches (1 = random batches, for isolated words)
         "label_pad_length": 0,  # new: fixed CTC label length; 0 = the longest label in the manifest
         "SpectConfig": dict(_SPECT),
+        # Training only (see src/augment.py); the zoo had these keys but read none of them.
         "AugmentationConfig": {
             "speed_volume_perturb": False,
+            "speed_min": 0.9,  # new: speed factor range
+            "speed_max": 1.1,  # new
+            "gain_min": -6.0,  # new: gain range, dB
+            "gain_max": 8.0,  # new
             "spec_augment": False,
+            "freq_masks": 2,  # new: SpecAugment frequency masks ...
+            "freq_mask_width": 15,  # new: ... of up to this many bins
+            "time_masks": 2,  # new: time masks ...
+            "time_mask_ratio": 0.05,  # new: ... of up to this fraction of the utterance
             "noise_dir": "",
             "noise_prob": 0.4,
             "noise_min": 0.0,

@@ -18,8 +18,9 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import soundfile as sf
 
+from src.augment import AugmentParams, perturb_waveform, spec_augment
 from src.deepspeech2 import output_lengths
-from src.features import AudioError, SpectParams, audio_features
+from src.features import AudioError, SpectParams, audio_features, load_audio, spectrogram
 from src.labels import Labels
 from src.manifest import Entry, read_manifest
 
@@ -156,7 +157,8 @@ class BatchSource:
 
     def __init__(self, utts: Sequence[Utterance], batches: List[List[int]], params: SpectParams,
                  blank: int, batch_size: int, label_pad_length: int = 0, pad_multiple: int = 64,
-                 feature_fn=None):
+                 feature_fn=None, augment: AugmentParams = AugmentParams(), seed: int = 0, epoch: int = 0,
+                 index_offset: int = 0):
         self.utts = list(utts)
         self.batches = batches
         self.params = params
@@ -165,18 +167,32 @@ class BatchSource:
         self.label_pad_length = label_pad_length
         self.pad_multiple = max(int(pad_multiple), 1)
         self.feature_fn = feature_fn  # e.g. a feature cache; default: compute from the audio
+        self.augment = augment
+        self.seed, self.epoch, self.index_offset = seed, epoch, index_offset
 
-    def features(self, utt: Utterance) -> np.ndarray:
-        if self.feature_fn is not None:
-            return self.feature_fn(utt)
-        return audio_features(utt.wav_path, self.params)[0]
+    def features(self, utt: Utterance, rng: np.random.Generator = None) -> np.ndarray:
+        if not self.augment.enabled or rng is None:
+            if self.feature_fn is not None:
+                return self.feature_fn(utt)
+            return audio_features(utt.wav_path, self.params)[0]
+        spec = None
+        if self.augment.waveform:
+            samples = perturb_waveform(load_audio(utt.wav_path, self.params.sample_rate), rng, self.augment,
+                                       self.params.sample_rate)
+            spec = spectrogram(samples, self.params)
+            if required_frames(utt.ids) > int(output_lengths(spec.shape[1])):
+                spec = None  # sped up too far for its transcript: use the clean audio
+        if spec is None:
+            spec = self.feature_fn(utt) if self.feature_fn is not None else audio_features(utt.wav_path, self.params)[0]
+        return spec_augment(spec, rng, self.augment) if self.augment.spec_augment else spec
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int):
         members = self.batches[index]
-        feats = [self.features(self.utts[i]) for i in members]
+        rng = np.random.default_rng([self.seed, self.epoch, self.index_offset + index])
+        feats = [self.features(self.utts[i], rng) for i in members]
         rows = len(members)
         longest = max(f.shape[1] for f in feats)
         width = -(-longest // self.pad_multiple) * self.pad_multiple

@@ -14,6 +14,7 @@ import mindspore as ms
 import numpy as np
 from tqdm import tqdm
 
+from src.augment import AugmentParams
 from src.checkpoint import (checkpoint_name, has_rnn_batch_norm, infer_model_shape, latest_checkpoint,
                             load_network_params, load_param_dict, prune_checkpoints, read_meta, save_checkpoint)
 from src.dataset import BatchSource, create_dataset, load_utterances, make_batches
@@ -60,6 +61,9 @@ def train(cfg, opts: TrainOptions) -> dict:
         val_utts, val_report = load_utterances(data_cfg.val_manifest, labels, params)
         log(val_report.summary())
     label_pad = int(data_cfg.label_pad_length) or max(len(u.ids) for u in utts)
+    augment = AugmentParams.from_config(data_cfg.AugmentationConfig)
+    if augment.enabled:
+        log(f"augmentation: {augment}")
     pool = int(data_cfg.bucket_pool)
     steps_per_epoch = len(make_batches(utts, batch_size, rank=opts.rank, group_size=opts.group_size,
                                        bucket_pool=pool))
@@ -125,7 +129,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                                rank=opts.rank, group_size=opts.group_size, bucket_pool=pool)
         skip = start_step if epoch == start_epoch else 0
         source = BatchSource(utts, batches[skip:], params, labels.blank, batch_size, label_pad,
-                             int(data_cfg.pad_multiple))
+                             int(data_cfg.pad_multiple), augment=augment, seed=seed, epoch=epoch, index_offset=skip)
         dataset = create_dataset(source, int(data_cfg.num_workers))
         train_step.set_train(True)
         epoch_start, epoch_losses = time.time(), []

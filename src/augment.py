@@ -1,0 +1,111 @@
+"""Training-time data augmentation (never used in eval): speed/gain, noise, SpecAugment.
+
+Switched by the zoo's ``AugmentationConfig`` keys (which the zoo itself never read) plus a few
+new ones. Everything draws from a NumPy generator seeded by (seed, epoch, batch), so a run, and a
+resumed run, sees the same augmented data.
+
+- ``speed_volume_perturb``: resample the waveform by a factor in [speed_min, speed_max] (speed
+  perturbation as in Kaldi recipes: tempo and pitch change together, which mimics other vocal
+  tracts) and scale it by a gain in [gain_min, gain_max] dB.
+- ``noise_dir``: with probability ``noise_prob`` add a random segment of a random recording from
+  that folder at a level in [noise_min, noise_max] relative to the speech RMS (deepspeech.pytorch).
+- ``spec_augment``: ``freq_masks`` bands of up to ``freq_mask_width`` bins and ``time_masks``
+  spans of up to ``time_mask_ratio`` of the utterance, set to 0 (the normalised mean); the masks
+  together never cover half of either axis.
+"""
+import glob
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Tuple
+
+import numpy as np
+
+from src.features import load_audio
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    speed_volume_perturb: bool = False
+    speed_min: float = 0.9
+    speed_max: float = 1.1
+    gain_min: float = -6.0
+    gain_max: float = 8.0
+    spec_augment: bool = False
+    freq_masks: int = 2
+    freq_mask_width: int = 15
+    time_masks: int = 2
+    time_mask_ratio: float = 0.05
+    noise_dir: str = ""
+    noise_prob: float = 0.4
+    noise_min: float = 0.0
+    noise_max: float = 0.5
+
+    @classmethod
+    def from_config(cls, aug_cfg) -> "AugmentParams":
+        known = {k: aug_cfg[k] for k in cls.__dataclass_fields__ if k in aug_cfg}
+        params = cls(**known)
+        if params.speed_min <= 0 or params.speed_max < params.speed_min:
+            raise ValueError(f"AugmentationConfig: need 0 < speed_min <= speed_max, got "
+                             f"{params.speed_min}, {params.speed_max}")
+        if params.noise_dir and not noise_files(params.noise_dir):
+            raise ValueError(f"AugmentationConfig.noise_dir {params.noise_dir!r}: no .wav/.flac files found")
+        return params
+
+    @property
+    def enabled(self) -> bool:
+        return self.speed_volume_perturb or self.spec_augment or bool(self.noise_dir)
+
+    @property
+    def waveform(self) -> bool:
+        return self.speed_volume_perturb or bool(self.noise_dir)
+
+
+@lru_cache(maxsize=4)
+def noise_files(folder: str) -> Tuple[str, ...]:
+    return tuple(sorted(glob.glob(os.path.join(folder, "**", "*.wav"), recursive=True) +
+                        glob.glob(os.path.join(folder, "**", "*.flac"), recursive=True)))
+
+
+@lru_cache(maxsize=64)
+def _noise(path: str, sample_rate: int) -> np.ndarray:
+    return load_audio(path, sample_rate)
+
+
+def perturb_waveform(samples: np.ndarray, rng: np.random.Generator, params: AugmentParams,
+                     sample_rate: int = 16000) -> np.ndarray:
+    if params.speed_volume_perturb:
+        factor = rng.uniform(params.speed_min, params.speed_max)
+        length = max(int(round(len(samples) / factor)), 1)
+        positions = np.linspace(0, len(samples) - 1, length)
+        samples = np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
+        samples = samples * np.float32(10 ** (rng.uniform(params.gain_min, params.gain_max) / 20))
+    if params.noise_dir and rng.uniform() < params.noise_prob:
+        files = noise_files(params.noise_dir)
+        noise = _noise(files[rng.integers(len(files))], sample_rate)
+        if len(noise) < len(samples):
+            noise = np.tile(noise, int(np.ceil(len(samples) / len(noise))))
+        start = rng.integers(len(noise) - len(samples) + 1)
+        noise = noise[start:start + len(samples)]
+        level = rng.uniform(params.noise_min, params.noise_max)
+        speech_rms, noise_rms = np.sqrt(np.mean(samples ** 2)), np.sqrt(np.mean(noise ** 2))
+        if noise_rms > 0:
+            samples = samples + np.float32(level * speech_rms / noise_rms) * noise
+    return samples.astype(np.float32)
+
+
+def spec_augment(spec: np.ndarray, rng: np.random.Generator, params: AugmentParams) -> np.ndarray:
+    """Frequency and time masks on a normalised (bins, frames) spectrogram (a copy)."""
+    spec = spec.copy()
+    bins, frames = spec.shape
+    width = min(params.freq_mask_width, bins // (2 * max(params.freq_masks, 1)))
+    for _ in range(params.freq_masks):
+        w = int(rng.integers(0, width + 1))
+        start = int(rng.integers(0, bins - w + 1))
+        spec[start:start + w, :] = 0.0
+    width = min(int(params.time_mask_ratio * frames), frames // (2 * max(params.time_masks, 1)))
+    for _ in range(params.time_masks):
+        w = int(rng.integers(0, width + 1))
+        start = int(rng.integers(0, frames - w + 1))
+        spec[:, start:start + w] = 0.0
+    return spec
