@@ -147,7 +147,10 @@ def train(cfg, opts: TrainOptions) -> dict:
                 save(epoch, step)
         elapsed = time.time() - epoch_start
         if is_main:
-            log(f"epoch {epoch} done in {elapsed:.1f} s ({(steps_per_epoch - skip) / max(elapsed, 1e-9):.2f} steps/s)")
+            rate = (steps_per_epoch - skip) / max(elapsed, 1e-9)
+            eta = (epochs - epoch) * steps_per_epoch / max(rate, 1e-9)
+            log(f"epoch {epoch} done in {elapsed:.1f} s ({rate:.2f} steps/s, "
+                f"{rate * batch_size * opts.group_size:.1f} utterances/s); ETA {eta / 60:.1f} min")
         save(epoch, steps_per_epoch)
         if val_utts and is_main:
             outcome = evaluate(predictor, val_utts, labels, params, batch_size, int(data_cfg.num_workers),
