@@ -48,6 +48,7 @@ train_config = ed({
         "num_workers": 2,  # new: feature-extraction worker processes
         "max_duration": 0.0,  # new: drop training utterances longer than this (s); 0 = keep all
         "pad_multiple": 64,  # new: pad time to a multiple of this many frames (few graph shapes)
+        "max_static_shapes": 8,  # new: more padded widths than this -> dynamic time axis (memory)
         "bucket_pool": 0,  # new: 0 = batches from the fully duration-sorted set; N = sort within
         #                    random pools of N batches (1 = random batches, for isolated words)
         "label_pad_length": 0,  # new: fixed CTC label length; 0 = the longest label in the manifest
@@ -105,6 +106,7 @@ eval_config = ed({
         "labels_path": "labels.json",
         "num_workers": 2,
         "pad_multiple": 64,
+        "max_static_shapes": 8,
         "SpectConfig": dict(_SPECT),
     },
     "ModelConfig": dict(_MODEL),

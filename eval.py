@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     print(report.summary(), file=sys.stderr)
     print(f"model: {layers} x BiLSTM-{hidden} from {args.pretrain_ckpt}", file=sys.stderr)
     outcome = evaluate(predictor, utts, labels, params, int(data_cfg.batch_size), int(data_cfg.num_workers),
-                       int(data_cfg.pad_multiple), verbose=bool(cfg.verbose), save_output=cfg.save_output)
+                       int(data_cfg.pad_multiple), verbose=bool(cfg.verbose), save_output=cfg.save_output,
+                       max_static_shapes=int(data_cfg.max_static_shapes))
     print(summary_line(outcome["rates"]))
     result_file = args.result_file or "{}.{}.eval.json".format(
         os.path.splitext(args.pretrain_ckpt)[0], os.path.splitext(os.path.basename(data_cfg.test_manifest))[0])

@@ -6,14 +6,14 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 OUT=$(get_real_path "${1:-bench_output/fsdd}")
 SPEAKER=${2:-george}
-EPOCHS=${FSDD_EPOCHS:-12}
+EPOCHS=${FSDD_EPOCHS:-16}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
 python -m src.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --test_speaker "$SPEAKER"
 start=$(date +%s)
 python train.py --train_manifest "$OUT/data/fsdd_train_manifest.csv" --model_size small --epochs "$EPOCHS" \
     --batch_size 16 --learning_rate 2e-3 --lr_schedule cosine --warmup_steps 100 --pad_multiple 16 \
-    --activation hardtanh --ckpt_path "$OUT/checkpoint" --keep_checkpoint_max 1 --log_interval 50 \
+    --activation hardtanh --rnn_batch_norm true --ckpt_path "$OUT/checkpoint" --keep_checkpoint_max 1 --log_interval 50 \
     | tee "$OUT/train.log"
 train_seconds=$(( $(date +%s) - start ))
 CKPT=$(python -c "import sys; from src.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")

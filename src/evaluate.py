@@ -15,6 +15,7 @@ from src.decoder import greedy_decode
 from src.features import SpectParams
 from src.labels import Labels
 from src.metrics import ErrorRates
+from src.shapes import declare_dynamic_time, padded_widths
 
 
 def summary_line(rates: ErrorRates) -> str:
@@ -23,9 +24,11 @@ def summary_line(rates: ErrorRates) -> str:
 
 def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: SpectParams, batch_size: int,
              num_workers: int = 1, pad_multiple: int = 64, verbose: bool = False,
-             printer: Callable[[str], None] = print, save_output: str = "") -> Dict:
+             printer: Callable[[str], None] = print, save_output: str = "", max_static_shapes: int = 8) -> Dict:
     """Greedy-decode every utterance; returns totals and per-utterance results."""
     predictor.set_train(False)
+    if padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes:
+        declare_dynamic_time(predictor, batch_size, params.n_bins)
     batches = make_batches(utts, batch_size, shuffle=False)
     source = BatchSource(utts, batches, params, labels.blank, batch_size, pad_multiple=pad_multiple)
     dataset = create_dataset(source, num_workers)

@@ -23,6 +23,7 @@ from src.evaluate import evaluate
 from src.features import SpectParams
 from src.labels import Labels
 from src.lr_schedule import get_lr
+from src.shapes import declare_dynamic_time, padded_widths
 from src.train_step import TrainStep, build_optimizer
 
 
@@ -80,6 +81,11 @@ def train(cfg, opts: TrainOptions) -> dict:
     train_step = TrainStep(NetWithLoss(network), optimizer, float(optim_cfg.max_grad_norm),
                            float(optim_cfg.loss_scale))
     predictor = PredictWithSoftmax(network)
+    stretch = 1.0 / augment.speed_min if augment.speed_volume_perturb else 1.0
+    widths = padded_widths([u.frames for u in utts], int(data_cfg.pad_multiple), stretch)
+    if widths > int(data_cfg.max_static_shapes):
+        declare_dynamic_time(train_step, batch_size, params.n_bins, label_pad)
+        log(f"up to {widths} padded widths > max_static_shapes {data_cfg.max_static_shapes}: dynamic time axis")
 
     ckpt_dir, prefix = ckpt_cfg.ckpt_path, ckpt_cfg.ckpt_file_name_prefix
     start_epoch, start_step = 1, 0
@@ -154,7 +160,7 @@ def train(cfg, opts: TrainOptions) -> dict:
         save(epoch, steps_per_epoch)
         if val_utts and is_main:
             outcome = evaluate(predictor, val_utts, labels, params, batch_size, int(data_cfg.num_workers),
-                               int(data_cfg.pad_multiple))
+                               int(data_cfg.pad_multiple), max_static_shapes=int(data_cfg.max_static_shapes))
             rates = outcome["rates"]
             log(f"epoch {epoch} validation: WER {rates.wer:.3f} CER {rates.cer:.3f}")
             if rates.wer < best_wer:

@@ -122,3 +122,24 @@ def test_onednn_cap_is_set_unless_the_user_chose(tmp_path):
     env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX512_CORE")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
     assert proc.stdout.strip() == "AVX512_CORE"
+
+
+def test_launcher_checks_arguments_logs_and_keeps_the_exit_status(trained, tmp_path):
+    env = dict(os.environ, DS2_LOG_DIR=str(tmp_path / "logs"))
+
+    def bash(*args):
+        return subprocess.run(["bash", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+
+    usage = bash("scripts/run_eval_cpu.sh")
+    assert usage.returncode == 2 and "Usage: bash scripts/run_eval_cpu.sh CKPT" in usage.stdout
+    missing = bash("scripts/run_eval_cpu.sh", str(tmp_path / "nope.ckpt"))
+    assert missing.returncode == 2 and "CKPT not found" in missing.stderr
+    ckpt = str(trained["ckpt_dir"] / "DeepSpeech-2_5.ckpt")
+    ok = bash("scripts/run_eval_cpu.sh", ckpt, "--test_manifest", trained["manifest"], "--verbose", "false",
+              "--result_file", str(tmp_path / "r.json"))
+    assert ok.returncode == 0 and "Test Summary" in ok.stdout
+    assert "Test Summary" in (tmp_path / "logs" / "eval_cpu.log").read_text()
+    failing = bash("scripts/run_eval_cpu.sh", ckpt, "--test_manifest", str(tmp_path / "none.csv"))
+    assert failing.returncode == 2 and "manifest not found" in failing.stdout
+    gpu = bash("scripts/run_standalone_train_gpu.sh", "x")
+    assert gpu.returncode == 2 and "DEVICE_ID must be a number" in gpu.stderr
