@@ -23,14 +23,14 @@ run_logged "$OUT/logs/corpus.log" python -m src.tts_corpus --target_dir "$OUT/da
 echo "== 2/4 training a '$SIZE' model for $EPOCHS epochs"
 run_logged "$OUT/logs/train.log" python train.py --model_size "$SIZE" \
     --train_manifest "$OUT/data/tts_train_manifest.csv" --epochs "$EPOCHS" --batch_size 16 \
-    --learning_rate 1e-3 --lr_schedule cosine --warmup_steps 100 --pad_multiple 16 \
+    --learning_rate 1e-3 --lr_schedule cosine --warmup_steps 100 --pad_multiple 32 \
     --activation hardtanh --rnn_batch_norm true \
     --ckpt_path "$OUT/checkpoint" --keep_checkpoint_max 2 --log_interval 20
 CKPT=$(python -c "import sys; from src.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")
 
 echo "== 3/4 evaluating $CKPT on unseen voices"
 run_logged "$OUT/logs/eval.log" python eval.py --pretrain_ckpt "$CKPT" \
-    --test_manifest "$OUT/data/tts_test_manifest.csv" --batch_size 16 --pad_multiple 16 \
+    --test_manifest "$OUT/data/tts_test_manifest.csv" --batch_size 16 --pad_multiple 32 \
     --result_file "$OUT/eval_result.json"
 
 echo "== 4/4 exporting"
