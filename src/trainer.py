@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from typing import Tuple
 
 import mindspore as ms
 import numpy as np
@@ -39,6 +40,29 @@ class TrainOptions:
 def log(message: str) -> None:
     tqdm.write(message, file=sys.stdout)
     sys.stdout.flush()
+
+
+def restore(train_step: TrainStep, path: str, model_cfg, steps_per_epoch: int) -> Tuple[int, int]:
+    """Load a training checkpoint into ``train_step``; returns the (epoch, step) to continue at.
+
+    The LR array comes from this run's config (its position from the restored global step), so a
+    run can be resumed with more epochs.
+    """
+    state = load_param_dict(path)
+    hidden, layers = infer_model_shape(state)
+    if (hidden, layers) != (int(model_cfg.hidden_size), int(model_cfg.hidden_layers)):
+        raise ValueError(f"{path} holds a {layers} x {hidden} model, the config says "
+                         f"{model_cfg.hidden_layers} x {model_cfg.hidden_size}")
+    if has_rnn_batch_norm(state) != bool(model_cfg.rnn_batch_norm):
+        raise ValueError(f"{path}: rnn_batch_norm differs from the config ({model_cfg.rnn_batch_norm})")
+    state.pop("learning_rate", None)
+    ms.load_param_into_net(train_step, state)
+    meta = read_meta(state)
+    if meta.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch:
+        raise ValueError(f"{path} was written with {meta['steps_per_epoch']} steps per epoch, "
+                         f"this data/batch size gives {steps_per_epoch}")
+    epoch, step = meta.get("epoch", 1), meta.get("step", 0)
+    return (epoch + 1, 0) if step >= steps_per_epoch else (epoch, step)
 
 
 def train(cfg, opts: TrainOptions) -> dict:
@@ -93,23 +117,7 @@ def train(cfg, opts: TrainOptions) -> dict:
     if opts.resume == "auto" and not resume:
         log(f"--resume auto: no checkpoint in {ckpt_dir}, starting fresh")
     if resume:
-        state = load_param_dict(resume)
-        hidden, layers = infer_model_shape(state)
-        if (hidden, layers) != (int(cfg.ModelConfig.hidden_size), int(cfg.ModelConfig.hidden_layers)):
-            raise ValueError(f"{resume} holds a {layers} x {hidden} model, the config says "
-                             f"{cfg.ModelConfig.hidden_layers} x {cfg.ModelConfig.hidden_size}")
-        if has_rnn_batch_norm(state) != bool(cfg.ModelConfig.rnn_batch_norm):
-            raise ValueError(f"{resume}: rnn_batch_norm differs from the config ({cfg.ModelConfig.rnn_batch_norm})")
-        # The LR array comes from this run's config (its position from the restored global step).
-        state.pop("learning_rate", None)
-        ms.load_param_into_net(train_step, state)
-        meta = read_meta(state)
-        start_epoch, start_step = meta.get("epoch", 1), meta.get("step", 0)
-        if meta.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch:
-            raise ValueError(f"{resume} was written with {meta['steps_per_epoch']} steps per epoch, "
-                             f"this data/batch size gives {steps_per_epoch}")
-        if start_step >= steps_per_epoch:
-            start_epoch, start_step = start_epoch + 1, 0
+        start_epoch, start_step = restore(train_step, resume, cfg.ModelConfig, steps_per_epoch)
         log(f"resumed from {resume}: epoch {start_epoch}, step {start_step}")
 
     is_main = opts.rank == 0
