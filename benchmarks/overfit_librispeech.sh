@@ -8,7 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 OUT=$(get_real_path "${1:-bench_output/overfit}")
-EPOCHS=${OVERFIT_EPOCHS:-40}
+EPOCHS=${OVERFIT_EPOCHS:-70}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
 python -m src.librispeech_tree --libri_root ../shared/data/librispeech-sample/LibriSpeech --target_dir "$OUT/data"
