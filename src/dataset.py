@@ -170,11 +170,14 @@ class BatchSource:
         self.augment = augment
         self.seed, self.epoch, self.index_offset = seed, epoch, index_offset
 
+    def clean_features(self, utt: Utterance) -> np.ndarray:
+        if self.feature_fn is not None:
+            return self.feature_fn(utt)
+        return audio_features(utt.wav_path, self.params)[0]
+
     def features(self, utt: Utterance, rng: np.random.Generator = None) -> np.ndarray:
         if not self.augment.enabled or rng is None:
-            if self.feature_fn is not None:
-                return self.feature_fn(utt)
-            return audio_features(utt.wav_path, self.params)[0]
+            return self.clean_features(utt)
         spec = None
         if self.augment.waveform:
             samples = perturb_waveform(load_audio(utt.wav_path, self.params.sample_rate), rng, self.augment,
@@ -183,7 +186,7 @@ class BatchSource:
             if required_frames(utt.ids) > int(output_lengths(spec.shape[1])):
                 spec = None  # sped up too far for its transcript: use the clean audio
         if spec is None:
-            spec = self.feature_fn(utt) if self.feature_fn is not None else audio_features(utt.wav_path, self.params)[0]
+            spec = self.clean_features(utt)
         return spec_augment(spec, rng, self.augment) if self.augment.spec_augment else spec
 
     def __len__(self) -> int:

@@ -9,7 +9,6 @@ import os
 import pickle
 from typing import Callable, Dict, List, Optional, Sequence
 
-
 from src.dataset import BatchSource, Utterance, create_dataset, make_batches
 from src.decoder import greedy_decode
 from src.features import SpectParams

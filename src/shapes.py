@@ -21,7 +21,7 @@ def padded_widths(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0
     if not frames:
         return 0
     pad = max(int(pad_multiple), 1)
-    low = math.ceil(min(frames) / stretch / pad) if stretch > 1 else math.ceil(min(frames) / pad)
+    low = math.ceil(min(frames) / stretch / pad)
     high = math.ceil(max(frames) * stretch / pad)
     return max(high - low + 1, 1)
 
