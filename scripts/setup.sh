@@ -19,6 +19,10 @@ _ds2_system_packages() {
     command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
     command -v flite >/dev/null 2>&1 || missing+=(flite)
     command -v text2wave >/dev/null 2>&1 || missing+=(festival)
+    # kenlm (requirements.txt) compiles its Python module from source
+    command -v g++ >/dev/null 2>&1 || missing+=(g++)
+    command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+    [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
     [ -e /usr/lib/x86_64-linux-gnu/libsndfile.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libsndfile.so.1 ] || missing+=(libsndfile1)
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "[setup] installing system packages: ${missing[*]}"
