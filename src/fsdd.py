@@ -11,8 +11,8 @@ import re
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from src.prep_common import (PrepError, atomic_write_text, convert_audio, convert_split, log, remove_stale_temps,
-                             require_dir, require_tool, run_cli, wav_duration)
+from src.prep_common import (PrepError, convert_pair, convert_split, log, pair_jobs, require_dir,
+                             require_tool, run_cli)
 
 DIGIT_WORDS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 _NAME_RE = re.compile(r"^(\d)_([A-Za-z0-9]+)_(\d+)\.wav$")
@@ -43,13 +43,6 @@ def list_fsdd(fsdd_dir: str) -> List[Tuple[str, str, int, int]]:
     return found
 
 
-def _import_one(job: Tuple[str, str, str, str]) -> Tuple[str, str, float, bool]:
-    src, wav, txt, text = job
-    did = convert_audio(src, wav)
-    did = atomic_write_text(txt, text + "\n") or did
-    return wav, txt, wav_duration(wav), did
-
-
 def build_fsdd(fsdd_dir: str, target_dir: str, test_speaker: str = "george", workers: int = 2,
                limit_per_speaker: Optional[int] = None) -> Dict[str, str]:
     """Convert FSDD and write ``fsdd_train_manifest.csv`` (all other speakers) and
@@ -78,19 +71,11 @@ def build_fsdd(fsdd_dir: str, target_dir: str, test_speaker: str = "george", wor
     manifests = {}
     for split in ("train", "test"):
         split_dir = os.path.join(target_dir, f"fsdd_{split}")
-        wav_dir, txt_dir = os.path.join(split_dir, "wav"), os.path.join(split_dir, "txt")
-        for folder in (wav_dir, txt_dir):
-            os.makedirs(folder, exist_ok=True)
-            remove_stale_temps(folder)
-        jobs = []
-        for src, speaker, digit, index in recordings:
-            if (speaker == test_speaker) != (split == "test"):
-                continue
-            uid = f"{digit}_{speaker}_{index}"
-            jobs.append((src, os.path.join(wav_dir, uid + ".wav"), os.path.join(txt_dir, uid + ".txt"),
-                         DIGIT_WORDS[digit]))
+        jobs = pair_jobs(split_dir, [(f"{digit}_{speaker}_{index}", src, DIGIT_WORDS[digit])
+                                     for src, speaker, digit, index in recordings
+                                     if (speaker == test_speaker) == (split == "test")])
         manifest = os.path.join(target_dir, f"fsdd_{split}_manifest.csv")
-        count, done, hours = convert_split(_import_one, jobs, workers, manifest, f"fsdd_{split}")
+        count, done, hours = convert_split(convert_pair, jobs, workers, manifest, f"fsdd_{split}")
         log(f"fsdd_{split}: {count} utterances ({hours:.2f} h), {done} (re)done, "
             f"{count - done} already present -> {manifest}")
         manifests[split] = manifest

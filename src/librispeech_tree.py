@@ -1,31 +1,31 @@
-"""Convert an already-extracted LibriSpeech tree into the toolkit's layout and CSV manifests.
+"""Reading an extracted LibriSpeech tree and converting one part of it to wav/txt.
 
-Input: ``<root>/LibriSpeech/<split>/<speaker>/<chapter>/<utt>.flac`` with one
-``<speaker>-<chapter>.trans.txt`` per chapter (``UTTID TEXT`` lines). Output per split:
-``<target>/<split>/wav/<utt>.wav`` (16 kHz, 16-bit, mono), ``<target>/<split>/txt/<utt>.txt`` and
-``<target>/libri_<split with - as _>_manifest.csv``. No download or archive handling here: the
-tree may come from anywhere (tarballs, a shared disk, the 50-utterance sample).
+Input: ``<root>/LibriSpeech/<part>/<speaker>/<chapter>/<utt>.flac`` with one
+``<speaker>-<chapter>.trans.txt`` per chapter (``UTTID TEXT`` lines). Output of a part:
+``<split_dir>/wav/<utt>.wav`` (16 kHz, 16-bit, mono), ``<split_dir>/txt/<utt>.txt`` (upper case)
+and ``<split_dir>/<part>.prepared.json`` (utterance ids and durations), written last, which marks
+the part as finished. Where the tree comes from (download, tarball) and the manifests are
+``src/librispeech_prep.py``'s business.
 """
 import argparse
+import json
 import os
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import soundfile
-
-from src.prep_common import (PrepError, atomic_write_text, convert_audio, convert_split, log, parallel_map,
-                             remove_stale_temps,
-                             require_dir, require_tool, run_cli, wav_duration)
+from src.prep_common import (PrepError, atomic_write_text, convert_pair, log, parallel_map, pair_jobs,
+                             require_dir, require_tool, run_cli)
 
 
-def _split_root(libri_root: str) -> str:
+def parts_root(libri_root: str) -> str:
     """Accept either the ``LibriSpeech`` folder or its parent."""
     libri_root = require_dir(libri_root, "LibriSpeech folder")
     inner = os.path.join(libri_root, "LibriSpeech")
     return inner if os.path.isdir(inner) else libri_root
 
 
-def _is_split(folder: str) -> bool:
-    """A split folder holds <speaker>/<chapter>/*.trans.txt."""
+def _is_part(folder: str) -> bool:
+    """A part folder (``test-other``...) holds <speaker>/<chapter>/*.trans.txt."""
     for spk in os.scandir(folder):
         if spk.is_dir():
             for chap in os.scandir(spk.path):
@@ -34,18 +34,18 @@ def _is_split(folder: str) -> bool:
     return False
 
 
-def find_splits(libri_root: str) -> List[str]:
-    """Names of the split folders (e.g. ``test-other``) under a LibriSpeech root, sorted."""
-    root = _split_root(libri_root)
-    return sorted(d.name for d in os.scandir(root) if d.is_dir() and _is_split(d.path))
+def find_parts(libri_root: str) -> List[str]:
+    """Names of the part folders (e.g. ``test-other``) under a LibriSpeech root, sorted."""
+    root = parts_root(libri_root)
+    return sorted(d.name for d in os.scandir(root) if d.is_dir() and _is_part(d.path))
 
 
-def read_split(split_dir: str) -> Tuple[List[Tuple[str, str, str]], int]:
-    """(utt_id, flac_path, TEXT) for every transcribed flac of a split, sorted by id, and the number
+def read_part(part_dir: str) -> Tuple[List[Tuple[str, str, str]], int]:
+    """(utt_id, flac_path, TEXT) for every transcribed flac of a part, sorted by id, and the number
     of flacs without a transcript line (reported, not fatal: one bad chapter should not stop a 1000 h run)."""
     utterances, untranscribed = [], 0
-    for spk in sorted(os.listdir(split_dir)):
-        spk_dir = os.path.join(split_dir, spk)
+    for spk in sorted(os.listdir(part_dir)):
+        spk_dir = os.path.join(part_dir, spk)
         if not os.path.isdir(spk_dir):
             continue
         for chap in sorted(os.listdir(spk_dir)):
@@ -78,81 +78,86 @@ def read_split(split_dir: str) -> Tuple[List[Tuple[str, str, str]], int]:
     return utterances, untranscribed
 
 
-def _source_duration(job: Tuple[str, str, str]) -> float:
+def _record_path(split_dir: str, part: str) -> str:
+    return os.path.join(split_dir, f"{part}.prepared.json")
+
+
+def read_record(split_dir: str, part: str) -> Optional[Dict[str, float]]:
+    """``{utt_id: seconds}`` of a finished part, or None if it is not (completely) prepared in
+    ``split_dir``: no record, or a wav/txt it lists has gone missing since."""
     try:
-        info = soundfile.info(job[1])
-    except (RuntimeError, OSError) as err:
-        raise PrepError(f"cannot read audio header of {job[1]}: {err}") from None
-    return info.frames / float(info.samplerate)
+        with open(_record_path(split_dir, part), encoding="utf-8") as fh:
+            utterances = json.load(fh)["utterances"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for uid in utterances:
+        if not (os.path.isfile(os.path.join(split_dir, "wav", uid + ".wav"))
+                and os.path.isfile(os.path.join(split_dir, "txt", uid + ".txt"))):
+            return None
+    return utterances
 
 
-def _convert_one(job: Tuple[str, str, str, str]) -> Tuple[str, str, float, bool]:
-    src, wav, txt, text = job
-    did = convert_audio(src, wav)
-    did = atomic_write_text(txt, text + "\n") or did
-    return wav, txt, wav_duration(wav), did
+def split_rows(split_dir: str) -> List[Tuple[str, str, float]]:
+    """``(wav, txt, seconds)`` of every finished part in ``split_dir`` (e.g. all three train parts)."""
+    rows = []
+    for name in sorted(os.listdir(split_dir)) if os.path.isdir(split_dir) else []:
+        if name.endswith(".prepared.json"):
+            for uid, seconds in (read_record(split_dir, name[:-len(".prepared.json")]) or {}).items():
+                rows.append((os.path.join(split_dir, "wav", uid + ".wav"),
+                             os.path.join(split_dir, "txt", uid + ".txt"), seconds))
+    return rows
+
+
+def convert_part(part_dir: str, split_dir: str, workers: int = 2) -> Dict[str, float]:
+    """Convert one extracted part (e.g. ``.../LibriSpeech/train-clean-100``) into ``split_dir``/wav|txt and
+    record it as finished; returns ``{utt_id: seconds}``.
+
+    Idempotent: finished wav/txt files are skipped, so an interrupted run resumes where it
+    stopped. The record is written last, so its presence means every file it lists is complete.
+    """
+    require_tool("sox", "install sox and libsox-fmt-all (for FLAC)")
+    part = os.path.basename(os.path.normpath(part_dir))
+    utterances, untranscribed = read_part(part_dir)
+    if untranscribed:
+        log(f"{part}: {untranscribed} flac file(s) without a transcript line, skipped")
+    if not utterances:
+        raise PrepError(f"no transcribed utterances in {part_dir}")
+    jobs = pair_jobs(split_dir, utterances)
+    start = time.monotonic()
+    results = parallel_map(convert_pair, jobs, workers, desc=f"convert {part}")
+    seconds = time.monotonic() - start
+    done = sum(r[3] for r in results)
+    log(f"convert {part}: {len(results)} utterances ({sum(r[2] for r in results) / 3600.0:.3f} h) in "
+        f"{seconds:.1f} s ({len(results) / max(seconds, 1e-9):.1f} utterances/s, {workers} worker(s)); "
+        f"{done} converted, {len(results) - done} already present")
+    record = {uid: round(r[2], 4) for (uid, _, _), r in zip(utterances, results)}
+    atomic_write_text(_record_path(split_dir, part),
+                      json.dumps({"part": part, "source": os.path.abspath(part_dir), "utterances": record}) + "\n")
+    return record
 
 
 def convert_librispeech_tree(libri_root: str, target_dir: str, splits: Optional[Sequence[str]] = None,
                              workers: int = 2, min_duration: Optional[float] = None,
                              max_duration: Optional[float] = None) -> Dict[str, str]:
-    """Convert the given splits (default: every split found) and return {split: manifest path}.
+    """Kept for callers of the first version: prepare the given parts (default: all found) of an
+    extracted tree with :func:`src.librispeech_prep.prepare_librispeech`; returns {split: CSV manifest}."""
+    from src.librispeech_prep import prepare_librispeech
 
-    Utterances outside [min_duration, max_duration] seconds (judged from the flac header, before
-    converting, so dropped audio costs nothing) are left out of the manifest and not converted.
-    Idempotent: finished wav/txt files are skipped, so an interrupted run resumes.
-    """
-    require_tool("sox", "install sox and libsox-fmt-all (for FLAC)")
-    root = _split_root(libri_root)
-    available = find_splits(root)
-    if splits is None:
-        splits = available
-        if not splits:
-            raise PrepError(f"no LibriSpeech split (<split>/<speaker>/<chapter>/*.trans.txt) under {root}")
-    for split in splits:
-        if split not in available:
-            raise PrepError(f"LibriSpeech split '{split}' not found under {root} "
-                            f"(found: {', '.join(available) or 'none'})")
-    target_dir = os.path.abspath(target_dir)
-    manifests = {}
-    for split in splits:
-        utterances, untranscribed = read_split(os.path.join(root, split))
-        if untranscribed:
-            log(f"{split}: {untranscribed} flac file(s) without a transcript line, skipped")
-        if not utterances:
-            raise PrepError(f"no transcribed utterances in {os.path.join(root, split)}")
-        kept, dropped_n, dropped_s = utterances, 0, 0.0
-        if min_duration is not None or max_duration is not None:
-            seconds = parallel_map(_source_duration, utterances, workers, desc=f"{split} durations")
-            kept = []
-            for utt, sec in zip(utterances, seconds):
-                if (min_duration is not None and sec < min_duration) or (max_duration is not None and sec > max_duration):
-                    dropped_n += 1
-                    dropped_s += sec
-                else:
-                    kept.append(utt)
-        wav_dir, txt_dir = os.path.join(target_dir, split, "wav"), os.path.join(target_dir, split, "txt")
-        for folder in (wav_dir, txt_dir):
-            os.makedirs(folder, exist_ok=True)
-            remove_stale_temps(folder)
-        jobs = [(flac, os.path.join(wav_dir, uid + ".wav"), os.path.join(txt_dir, uid + ".txt"), text)
-                for uid, flac, text in kept]
-        manifest = os.path.join(target_dir, f"libri_{split.replace('-', '_')}_manifest.csv")
-        count, done, hours = convert_split(_convert_one, jobs, workers, manifest, split)
-        log(f"{split}: kept {count} ({hours:.3f} h), dropped {dropped_n} ({dropped_s / 3600.0:.3f} h) "
-            f"by duration; {done} (re)done, {count - done} already present -> {manifest}")
-        manifests[split] = manifest
-    return manifests
+    manifests = prepare_librispeech(target_dir, parts=splits, libri_root=libri_root, workers=workers,
+                                    min_duration=min_duration, max_duration=max_duration)
+    return {split: paths["csv"] for split, paths in manifests.items()}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
-    parser = argparse.ArgumentParser(description="Convert an extracted LibriSpeech tree to wav/txt + CSV manifests.")
+    """The first CLI (``--libri_root``/``--target_dir``), no duration filter; ``librispeech.py`` is the full one."""
+    parser = argparse.ArgumentParser(description="Convert an extracted LibriSpeech tree to wav/txt + manifests "
+                                                 "(see librispeech.py for downloads and tarballs).")
     parser.add_argument("--libri_root", required=True, help="the LibriSpeech folder or its parent")
     parser.add_argument("--target_dir", required=True)
     parser.add_argument("--splits", nargs="*", default=None, help="e.g. train-clean-100 test-clean (default: all)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--min_duration", type=float, default=None, help="seconds")
-    parser.add_argument("--max_duration", type=float, default=None, help="seconds")
+    parser.add_argument("--min_duration", type=float, default=None, help="seconds (train split only)")
+    parser.add_argument("--max_duration", type=float, default=None, help="seconds (train split only)")
     args = parser.parse_args(argv)
     return convert_librispeech_tree(args.libri_root, args.target_dir, args.splits, args.workers,
                                     args.min_duration, args.max_duration)

@@ -54,3 +54,66 @@ def mtime_snapshot(folder):
     """path -> mtime of every file below ``folder``: equal snapshots mean nothing was rewritten."""
     return {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(folder, "**"), recursive=True)
             if os.path.isfile(p)}
+
+
+def libri_tarball(path, part="test-other", speakers=None):
+    """A LibriSpeech-style ``.tar.gz`` of the real sample (``LibriSpeech/<part>/<speaker>/...``), optionally
+    only some speakers and under another part name (e.g. ``train-clean-100``); returns its path."""
+    import tarfile
+
+    source = os.path.join(LIBRI, "test-other")
+    with tarfile.open(path, "w:gz") as tar:
+        for speaker in sorted(os.listdir(source)):
+            if speakers is None or speaker in speakers:
+                tar.add(os.path.join(source, speaker), arcname=f"LibriSpeech/{part}/{speaker}")
+    return str(path)
+
+
+class FileServer:
+    """A real HTTP server on 127.0.0.1 serving ``folder``, with Range support (as mirrors have), a log of
+    requested paths and Range headers, and ``cut_after`` to break off the next tarball reply after N bytes."""
+
+    def __init__(self, folder):
+        import http.server
+        import threading
+
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append((self.path, self.headers.get("Range")))
+                path = os.path.join(folder, self.path.lstrip("/"))
+                if not os.path.isfile(path):
+                    self.send_error(404, "File not found")
+                    return
+                data = open(path, "rb").read()
+                start = 0
+                if self.headers.get("Range"):
+                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                body = data[start:]
+                if server.cut_after is not None and self.path.endswith(".tar.gz"):
+                    body, server.cut_after = body[:server.cut_after], None
+                    self.close_connection = True
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.requests, self.cut_after = [], None
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
