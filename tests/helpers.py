@@ -117,3 +117,14 @@ class FileServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def run_script(script, *args, check=True, timeout=120):
+    """Run a top-level entry point (``librispeech.py`` ...) from the project root as a user would."""
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, script, *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, f"{script} {args} exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr}"
+    return proc

@@ -2,7 +2,6 @@
 formats and sample rates made with sox."""
 import os
 import subprocess
-import sys
 
 import pytest
 import soundfile
@@ -10,18 +9,13 @@ import soundfile
 from src.audio_import import collect_utterances, import_audio, read_transcript_list, utterance_id
 from src.manifest import read_manifest
 from src.prep_common import PrepError
-from tests.helpers import FSDD, LIBRI, WORDS, manifest_rows, mtime_snapshot
+from tests.helpers import FSDD, LIBRI, WORDS, manifest_rows, mtime_snapshot, run_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.skipif(not (os.path.isdir(FSDD) and os.path.isdir(LIBRI)), reason="shared data not present")
 
 
 def run_import(*args, check=True):
-    proc = subprocess.run([sys.executable, "import_audio.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+    return run_script("import_audio.py", *args, check=check)
 
 
 def test_fsdd_with_a_list_file_of_digit_words(tmp_path):

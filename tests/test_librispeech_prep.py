@@ -14,7 +14,7 @@ import soundfile
 
 from src.manifest import read_manifest
 from src.prep_common import TEMP_SUFFIX
-from tests.helpers import LIBRI, FileServer, libri_tarball, manifest_rows, mtime_snapshot
+from tests.helpers import LIBRI, FileServer, libri_tarball, manifest_rows, mtime_snapshot, run_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.dirname(LIBRI)  # the folder holding LibriSpeech/
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.skipif(not os.path.isdir(LIBRI), reason="LibriSpeech sa
 
 
 def prep(*args, check=True):
-    proc = subprocess.run([sys.executable, "librispeech.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+    return run_script("librispeech.py", *args, check=check)
 
 
 def sample_utterances(speakers=None):

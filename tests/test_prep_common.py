@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from src.prep_common import (PrepError, TEMP_SUFFIX, atomic_write_text, convert_audio, is_valid_wav, parallel_map,
-                             remove_stale_temps, wav_duration, write_csv_manifest)
+from src.manifest import read_manifest
+from src.prep_common import (PrepError, Progress, TEMP_SUFFIX, atomic_write_text, convert_audio, filter_by_duration,
+                             is_valid_wav, pair_jobs, parallel_map, remove_stale_temps, wav_duration,
+                             write_csv_manifest, write_manifests)
 
 
 def _tone(path, seconds, rate=8000, channels=1, subtype="PCM_16"):
@@ -116,3 +118,38 @@ def test_remove_stale_temps_keeps_live_writers(tmp_path):
         p.write_bytes(b"x")
     assert remove_stale_temps(str(tmp_path)) == 1
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_manifest_pair_and_duration_filter(tmp_path, capsys):
+    split = tmp_path / "mine"
+    jobs = pair_jobs(str(split), [("b", "src_b.flac", "B"), ("a", "src_a.flac", "A")])
+    assert jobs[1] == ("src_a.flac", str(split / "wav" / "a.wav"), str(split / "txt" / "a.txt"), "A")
+    rows = []
+    for name, seconds in (("long", 0.9), ("short", 0.1), ("mid", 0.4)):
+        wav = _tone(split / "wav" / f"{name}.wav", seconds, rate=16000)
+        (split / "txt" / f"{name}.txt").write_text(name.upper() + "\n")
+        rows.append((wav, str(split / "txt" / f"{name}.txt"), seconds))
+    kept = filter_by_duration(rows, 0.2, 1.0, "mine")
+    assert [os.path.basename(r[0]) for r in kept] == ["long.wav", "mid.wav"]
+    assert "mine: kept 2 utterances (0.000 h), dropped 1 (0.000 h) outside [0.2, 1.0] s" in capsys.readouterr().out
+    assert filter_by_duration(rows, None, None, "mine") == rows
+    paths = write_manifests(str(tmp_path), "mine", str(split), rows)
+    csv_rows = [tuple(line.split(",")) for line in open(paths["csv"]).read().splitlines()]
+    json_entries = read_manifest(paths["json"])
+    assert [(e.wav_path, e.txt_path) for e in json_entries] == csv_rows  # same rows, same order
+    assert [os.path.basename(w) for w, _ in csv_rows] == ["short.wav", "mid.wav", "long.wav"]
+    assert '"wav_path": "wav/short.wav"' in open(paths["json"]).read()  # relative to root_path, movable
+
+
+def test_progress_prints_rate_and_eta(capsys):
+    progress = Progress(200, "convert x", every_s=1e9)
+    progress.start -= 10.0  # as if 10 s had passed
+    progress.last_time -= 10.0
+    progress.update(50)
+    progress.update(51)  # under 10 % more: quiet
+    progress.update(200)
+    progress.update(200)  # the final line only once
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[prep] convert x: 50/200 files (25 %, 5.0 files/s, elapsed 0:00:10, ETA 0:00:30)")
+    assert "200/200 files (100 %" in lines[1]
