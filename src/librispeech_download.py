@@ -6,6 +6,7 @@ size matched the server's and its MD5 matched the published one. So a tarball un
 name in the download folder is known good, and a damaged one is never unpacked.
 """
 import hashlib
+import http.client
 import os
 import re
 import urllib.error
@@ -133,7 +134,7 @@ def download(url: str, dest: str, expected_md5: Optional[str]) -> str:
                         done += len(block)
                         if total:
                             progress.update(done)
-                except OSError as err:
+                except (OSError, http.client.HTTPException) as err:
                     raise PrepError(f"download of {url} broke off after {done / 1e6:.1f} MB ({err}); "
                                     f"re-run to resume it") from None
     size = os.path.getsize(part)

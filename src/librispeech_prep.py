@@ -75,15 +75,16 @@ def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, 
                         tarball_dir: Optional[str] = None, base_url: str = OFFICIAL_BASE_URL,
                         download_dir: Optional[str] = None, checksums: Optional[Dict[str, str]] = OFFICIAL_MD5,
                         workers: int = 2, min_duration: Optional[float] = 1.0, max_duration: Optional[float] = 15.0,
-                        manifest_dir: Optional[str] = None,
-                        keep_extracted: bool = False) -> Dict[str, Dict[str, str]]:
+                        manifest_dir: Optional[str] = None, keep_extracted: bool = False,
+                        delete_downloads: bool = False) -> Dict[str, Dict[str, str]]:
     """Prepare ``parts`` from one source and return ``{split: {"csv": path, "json": path}}`` of the
     splits they belong to.
 
     Source: ``libri_root`` (an extracted tree), else ``tarball_dir`` (``<part>.tar.gz`` files there),
     else download ``<base_url>/<part>.tar.gz`` into ``download_dir`` (default ``<target>/downloads``).
-    ``checksums`` maps tarball names to MD5 (None: do not check). A split's manifests cover every
-    part finished in its folder, also by earlier runs.
+    ``checksums`` maps tarball names to MD5 (None: do not check). Downloads are kept for re-use
+    unless ``delete_downloads``; tarballs in ``tarball_dir`` are never touched. A split's manifests
+    cover every part finished in its folder, also by earlier runs.
     """
     if libri_root is not None and tarball_dir is not None:
         raise PrepError("give either an extracted tree or a tarball folder, not both")
@@ -121,6 +122,8 @@ def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, 
                                 expected)
             part_dir = _tarball_tree(tar_path, part, work_dir, None)  # download() checked it
         convert_part(part_dir, split_dir, workers)
+        if libri_root is None and tarball_dir is None and delete_downloads:
+            os.remove(tar_path)
         if libri_root is None and not keep_extracted:
             shutil.rmtree(work_dir)
             if not os.listdir(os.path.dirname(work_dir)):
@@ -163,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-url", "--base_url", dest="base_url", default=OFFICIAL_BASE_URL,
                         help=f"where to download the tarballs, e.g. a mirror (default: {OFFICIAL_BASE_URL})")
     parser.add_argument("--download-dir", "--download_dir", dest="download_dir", default=None,
-                        help="where downloads go (default: <target>/downloads); kept for re-use")
+                        help="where downloads go (default: <target>/downloads)")
+    parser.add_argument("--delete-downloads", "--delete_downloads", dest="delete_downloads", action="store_true",
+                        help="delete each downloaded tarball once its part is converted (default: keep it)")
     parser.add_argument("--checksums", default=None,
                         help="md5sum-style list (path or URL) replacing the built-in official MD5s")
     parser.add_argument("--skip-checksums", "--skip_checksums", dest="skip_checksums", action="store_true",
@@ -192,7 +197,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, str]]:
     return prepare_librispeech(
         args.target_dir, parse_parts(args.files_to_use) if args.files_to_use else None, args.libri_root,
         args.tarball_dir, args.base_url, args.download_dir, checksums, args.num_workers, args.min_duration,
-        args.max_duration, args.manifest_dir, args.keep_extracted)
+        args.max_duration, args.manifest_dir, args.keep_extracted, args.delete_downloads)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,13 @@ def test_download_from_local_server_resumes_and_checks(tmp_path):
         assert os.listdir(os.path.join(target, "downloads")) == ["test-other.tar.gz"]  # bad download removed
         missing = prep("--target-dir", target, "--files-to-use", "test-clean", "--base-url", server.url, check=False)
         assert missing.returncode == 2 and "HTTP 404" in missing.stderr
+        other = str(tmp_path / "other")
+        os.rename(served / "dev-clean.tar.gz", tar)
+        prep("--target-dir", other, "--files-to-use", "test-other", "--base-url", server.url, "--skip-checksums",
+             "--delete-downloads", "--keep-extracted", "--manifest-dir", str(tmp_path / "manifests"))
+        assert os.listdir(os.path.join(other, "downloads")) == []
+        assert os.path.isdir(os.path.join(other, "extracted", "test-other", "LibriSpeech", "test-other", "367"))
+        assert len(manifest_rows(str(tmp_path / "manifests" / "libri_test_other_manifest.csv"))) == 20
 
 
 def test_killed_conversion_resumes_without_partial_files(tmp_path):
