@@ -110,15 +110,20 @@ eval_config = ed({
         "SpectConfig": dict(_SPECT),
     },
     "ModelConfig": dict(_MODEL),
+    # Decoding (src/decoder.py, src/beam_decoder.py): greedy, or CTC prefix beam search scoring
+    # log P_ctc + alpha * ln P_lm + beta * words with a KenLM n-gram LM (ARPA or binary; "" = none).
     "LMConfig": {
-        "decoder_type": "greedy",
+        "decoder_type": "greedy",  # greedy | beam
         "lm_path": "./3-gram.pruned.3e-7.arpa",
-        "top_paths": 1,
+        "top_paths": 1,  # n-best size (eval's JSON lists them when > 1)
         "alpha": 1.818182,
-        "beta": 0,
-        "cutoff_top_n": 40,
-        "cutoff_prob": 1.0,
+        "beta": 0.0,
+        "cutoff_top_n": 40,  # per frame, extend at most this many characters ...
+        "cutoff_prob": 1.0,  # ... and only those within this cumulative probability
         "beam_width": 1024,
-        "lm_workers": 4,
+        "lm_workers": 4,  # processes decoding a batch's utterances
+        "token_min_logp": -5.0,  # new: skip characters below this log-probability (the best is kept)
+        "beam_prune_logp": -10.0,  # new: drop beams this far (natural log) below the best
+        "unk_score_offset": -10.0,  # new: log10 penalty for a word outside the LM's vocabulary
     },
 })

@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint: greedy decoding, per-utterance Ref/Hyp/WER/CER and the Test Summary."""
+"""Evaluate a checkpoint: greedy or beam (+ n-gram LM) decoding, per-utterance Ref/Hyp/WER/CER, Test Summary."""
 import argparse
 import os
 import sys
@@ -18,10 +18,11 @@ def main(argv=None) -> int:
                         help="JSON results (default: <checkpoint>.<manifest>.eval.json beside the checkpoint)")
     add_device_args(parser)
     args, cfg = parse_with_config(parser, config.eval_config, argv)
-    if cfg.LMConfig.decoder_type != "greedy":
-        parser.error(f"--decoder_type {cfg.LMConfig.decoder_type!r}: only 'greedy' is available so far")
+    if cfg.LMConfig.decoder_type not in ("greedy", "beam"):
+        parser.error(f"--decoder_type {cfg.LMConfig.decoder_type!r}: choose greedy or beam")
 
     from src.dataset import load_utterances
+    from src.decoder import build_decoder
     from src.evaluate import evaluate, summary_line, write_results
     from src.features import SpectParams
     from src.inference import load_predictor
@@ -30,6 +31,7 @@ def main(argv=None) -> int:
     setup_device(args.device_target, args.device_id)
     data_cfg = cfg.DataConfig
     labels = Labels.load(data_cfg.labels_path)
+    decoder = build_decoder(labels, cfg.LMConfig)  # loads the LM and forks its workers before the network runs
     params = SpectParams.from_config(data_cfg.SpectConfig)
     predictor, hidden, layers = load_predictor(args.pretrain_ckpt, len(labels), cfg.ModelConfig.activation)
     utts, report = load_utterances(data_cfg.test_manifest, labels, params)
@@ -37,12 +39,18 @@ def main(argv=None) -> int:
     print(f"model: {layers} x BiLSTM-{hidden} from {args.pretrain_ckpt}", file=sys.stderr)
     outcome = evaluate(predictor, utts, labels, params, int(data_cfg.batch_size), int(data_cfg.num_workers),
                        int(data_cfg.pad_multiple), verbose=bool(cfg.verbose), save_output=cfg.save_output,
-                       max_static_shapes=int(data_cfg.max_static_shapes))
+                       max_static_shapes=int(data_cfg.max_static_shapes), decoder=decoder)
+    decoder.close()
     print(summary_line(outcome["rates"]))
+    print(f"decoding ({decoder.describe()}): {outcome['decode_seconds']:.2f} s for {outcome['audio_seconds']:.1f} s "
+          f"of audio, {outcome['decode_seconds'] / max(outcome['audio_seconds'], 1e-9):.4f} s per second of audio",
+          file=sys.stderr)
     result_file = args.result_file or "{}.{}.eval.json".format(
         os.path.splitext(args.pretrain_ckpt)[0], os.path.splitext(os.path.basename(data_cfg.test_manifest))[0])
     write_results(result_file, outcome, {"checkpoint": args.pretrain_ckpt, "manifest": data_cfg.test_manifest,
-                                         "skipped": dict(report.skipped)})
+                                         "skipped": dict(report.skipped), "decoder": decoder.describe(),
+                                         "decode_seconds": outcome["decode_seconds"],
+                                         "audio_seconds": outcome["audio_seconds"]})
     print(f"results written to {result_file}", file=sys.stderr)
     return 0
 

@@ -7,10 +7,11 @@ Average CER y.yyy\\t`` in percent, corpus-level.
 import json
 import os
 import pickle
+import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from src.dataset import BatchSource, Utterance, create_dataset, make_batches
-from src.decoder import greedy_decode
+from src.decoder import GreedyDecoder
 from src.features import SpectParams
 from src.labels import Labels
 from src.metrics import ErrorRates
@@ -23,8 +24,12 @@ def summary_line(rates: ErrorRates) -> str:
 
 def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: SpectParams, batch_size: int,
              num_workers: int = 1, pad_multiple: int = 64, verbose: bool = False,
-             printer: Callable[[str], None] = print, save_output: str = "", max_static_shapes: int = 8) -> Dict:
-    """Greedy-decode every utterance; returns totals and per-utterance results."""
+             printer: Callable[[str], None] = print, save_output: str = "", max_static_shapes: int = 8,
+             decoder=None) -> Dict:
+    """Decode every utterance (greedy, or ``decoder`` from ``src.decoder.build_decoder``); returns totals,
+    per-utterance results, and the decoding time with the audio duration (for the speed report)."""
+    decoder = decoder or GreedyDecoder(labels)
+    decode_seconds = 0.0
     predictor.set_train(False)
     if padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes:
         declare_dynamic_time(predictor, batch_size, params.n_bins)
@@ -37,21 +42,29 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
     for members, (inputs, lengths, _, _) in zip(batches, dataset.create_tuple_iterator(num_epochs=1)):
         probs, out_lengths = predictor(inputs, lengths)
         probs, out_lengths = probs.asnumpy()[:len(members)], out_lengths.asnumpy()[:len(members)]
-        hyps = greedy_decode(probs, out_lengths, labels)
+        start = time.perf_counter()
+        nbest = decoder.decode(probs, out_lengths)
+        decode_seconds += time.perf_counter() - start
+        hyps = [alternatives[0].text for alternatives in nbest]
         if save_output:
             saved.append((probs, out_lengths, [utts[i].text for i in members]))
-        for index, hyp in zip(members, hyps):
+        for index, hyp, alternatives in zip(members, hyps, nbest):
             ref = utts[index].text
             wer, cer = rates.add(ref, hyp)
             results.append({"wav_path": utts[index].wav_path, "ref": ref, "hyp": hyp, "wer": wer, "cer": cer})
+            if len(alternatives) > 1:  # LMConfig.top_paths > 1: the n-best list, best first
+                results[-1]["nbest"] = [{"text": h.text, "score": h.score} for h in alternatives]
             if verbose:
                 printer(f"Ref: {ref.lower()}")
                 printer(f"Hyp: {hyp.lower()}")
                 printer(f"WER: {wer} CER: {cer}\n")
     if save_output:
-        with open(save_output + ".bin", "wb") as fh:
+        tmp = f"{save_output}.bin.tmp{os.getpid()}"
+        with open(tmp, "wb") as fh:
             pickle.dump(saved, fh)
-    return {"rates": rates, "utterances": results}
+        os.replace(tmp, save_output + ".bin")
+    audio_seconds = sum(u.frames - 1 for u in utts) * params.hop / params.sample_rate
+    return {"rates": rates, "utterances": results, "decode_seconds": decode_seconds, "audio_seconds": audio_seconds}
 
 
 def write_results(path: str, outcome: Dict, extra: Optional[Dict] = None) -> None:
