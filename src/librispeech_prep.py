@@ -71,6 +71,15 @@ def _tarball_tree(tar_path: str, part: str, work_dir: str, expected_md5: Optiona
     return part_dir
 
 
+def _remove_tree(work_dir: str) -> None:
+    """Delete an unpacked part (and the ``extracted`` folder once empty); the wavs are made from it."""
+    if os.path.isdir(work_dir):
+        shutil.rmtree(work_dir)
+    parent = os.path.dirname(work_dir)
+    if os.path.isdir(parent) and not os.listdir(parent):
+        os.rmdir(parent)
+
+
 def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, libri_root: Optional[str] = None,
                         tarball_dir: Optional[str] = None, base_url: str = OFFICIAL_BASE_URL,
                         download_dir: Optional[str] = None, checksums: Optional[Dict[str, str]] = OFFICIAL_MD5,
@@ -103,12 +112,14 @@ def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, 
     log(f"LibriSpeech: {', '.join(parts)} -> {target_dir}")
     for part in parts:
         split_dir = os.path.join(target_dir, PART_SPLIT[part])
+        work_dir = os.path.join(target_dir, "extracted", part)
         if read_record(split_dir, part) is not None:
             log(f"{part}: already prepared in {split_dir}")
+            if libri_root is None and not keep_extracted:
+                _remove_tree(work_dir)  # left behind if the last run was stopped just before removing it
             continue
         name = part + ".tar.gz"
         expected = None if checksums is None else checksums.get(name)
-        work_dir = os.path.join(target_dir, "extracted", part)
         if libri_root is not None:
             part_dir = os.path.join(parts_root(libri_root), part)
         elif tarball_dir is not None:
@@ -125,9 +136,7 @@ def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, 
         if libri_root is None and tarball_dir is None and delete_downloads:
             os.remove(tar_path)
         if libri_root is None and not keep_extracted:
-            shutil.rmtree(work_dir)
-            if not os.listdir(os.path.dirname(work_dir)):
-                os.rmdir(os.path.dirname(work_dir))
+            _remove_tree(work_dir)
     return write_split_manifests(target_dir, sorted({PART_SPLIT[p] for p in parts}), manifest_dir,
                                  min_duration, max_duration)
 

@@ -102,7 +102,13 @@ def split_rows(split_dir: str) -> List[Tuple[str, str, float]]:
     rows = []
     for name in sorted(os.listdir(split_dir)) if os.path.isdir(split_dir) else []:
         if name.endswith(".prepared.json"):
-            for uid, seconds in (read_record(split_dir, name[:-len(".prepared.json")]) or {}).items():
+            part = name[:-len(".prepared.json")]
+            record = read_record(split_dir, part)
+            if record is None:
+                log(f"warning: {part} in {split_dir} lost files since it was prepared; left out of the "
+                    f"manifest (prepare it again with --files-to-use {part})")
+                continue
+            for uid, seconds in record.items():
                 rows.append((os.path.join(split_dir, "wav", uid + ".wav"),
                              os.path.join(split_dir, "txt", uid + ".txt"), seconds))
     return rows

@@ -49,6 +49,7 @@ def test_convert_part_records_and_resumes(small_tree, tmp_path):
     victim = sorted(os.listdir(wav_dir))[0]
     os.remove(os.path.join(wav_dir, victim))  # as if the run died before this file was finished...
     assert read_record(split_dir, "test-other") is None  # ...the part no longer counts as finished
+    assert split_rows(split_dir) == []  # and is left out of manifests (with a warning), not listed half
     leftover = os.path.join(wav_dir, f".{victim}.999999999.abc{TEMP_SUFFIX}")
     with open(leftover, "wb") as fh:  # ...leaving its half-written temp file behind
         fh.write(b"RIFF\x00\x00")
