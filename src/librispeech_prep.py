@@ -14,7 +14,7 @@ shortest first. Every utterance is converted, so other limits later only rewrite
 import argparse
 import os
 import shutil
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from src.librispeech_download import OFFICIAL_BASE_URL, OFFICIAL_MD5, download, read_checksums, verify_md5
 from src.librispeech_tree import convert_part, find_parts, parts_root, read_record, split_rows
@@ -29,13 +29,10 @@ FILTERED_SPLITS = ("train",)
 
 
 def parse_parts(text: str) -> List[str]:
-    """``--files-to-use``: comma/space separated part names, with or without ``.tar.gz``."""
+    """``--files-to-use``: comma/space separated part names, with or without ``.tar.gz`` (checked later)."""
     parts = []
     for item in text.replace(",", " ").split():
         part = item[:-len(".tar.gz")] if item.endswith(".tar.gz") else item
-        if part not in PART_SPLIT:
-            raise PrepError(f"--files-to-use: unknown LibriSpeech part '{item}' "
-                            f"(known: {', '.join(PART_SPLIT)})")
         if part not in parts:
             parts.append(part)
     if not parts:
@@ -69,6 +66,22 @@ def _tarball_tree(tar_path: str, part: str, work_dir: str, expected_md5: Optiona
     if not os.path.isdir(part_dir):
         raise PrepError(f"archive {tar_path} has no LibriSpeech/{part}/ folder; is it the right file?")
     return part_dir
+
+
+def _fetch_part(part: str, work_dir: str, libri_root: Optional[str], tarball_dir: Optional[str], base_url: str,
+                download_dir: str, checksums: Optional[Dict[str, str]]) -> Tuple[str, Optional[str]]:
+    """The flac tree of ``part`` from the chosen source, and the tarball if it was downloaded."""
+    if libri_root is not None:
+        return os.path.join(parts_root(libri_root), part), None
+    name = part + ".tar.gz"
+    expected = None if checksums is None else checksums.get(name)
+    if tarball_dir is not None:
+        tar_path = os.path.join(tarball_dir, name)
+        if not os.path.isfile(tar_path):
+            raise PrepError(f"tarball {tar_path} not found (--tarball-dir holds the <part>.tar.gz files)")
+        return _tarball_tree(tar_path, part, work_dir, expected), None
+    tar_path = download(base_url.rstrip("/") + "/" + name, os.path.join(download_dir, name), expected)
+    return _tarball_tree(tar_path, part, work_dir, None), tar_path  # download() checked it
 
 
 def _remove_tree(work_dir: str) -> None:
@@ -118,23 +131,11 @@ def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, 
             if libri_root is None and not keep_extracted:
                 _remove_tree(work_dir)  # left behind if the last run was stopped just before removing it
             continue
-        name = part + ".tar.gz"
-        expected = None if checksums is None else checksums.get(name)
-        if libri_root is not None:
-            part_dir = os.path.join(parts_root(libri_root), part)
-        elif tarball_dir is not None:
-            tar_path = os.path.join(tarball_dir, name)
-            if not os.path.isfile(tar_path):
-                raise PrepError(f"tarball {tar_path} not found (--tarball-dir holds the <part>.tar.gz files)")
-            part_dir = _tarball_tree(tar_path, part, work_dir, expected)
-        else:
-            url = base_url.rstrip("/") + "/" + name
-            tar_path = download(url, os.path.join(download_dir or os.path.join(target_dir, "downloads"), name),
-                                expected)
-            part_dir = _tarball_tree(tar_path, part, work_dir, None)  # download() checked it
+        part_dir, downloaded = _fetch_part(part, work_dir, libri_root, tarball_dir, base_url,
+                                           download_dir or os.path.join(target_dir, "downloads"), checksums)
         convert_part(part_dir, split_dir, workers)
-        if libri_root is None and tarball_dir is None and delete_downloads:
-            os.remove(tar_path)
+        if downloaded is not None and delete_downloads:
+            os.remove(downloaded)
         if libri_root is None and not keep_extracted:
             _remove_tree(work_dir)
     return write_split_manifests(target_dir, sorted({PART_SPLIT[p] for p in parts}), manifest_dir,
