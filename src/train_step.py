@@ -51,6 +51,9 @@ class TrainStep(nn.Cell):
         self.reducer = None
         if _get_parallel_mode() in (ParallelMode.DATA_PARALLEL, ParallelMode.HYBRID_PARALLEL):
             self.reducer = nn.DistributedGradReducer(self.weights, _get_gradients_mean(), _get_device_num())
+            # the reported loss is the global batch's, as one process with the whole batch would see it
+            self.loss_sum = ops.AllReduce()
+            self.device_num = float(_get_device_num())
 
     def construct(self, *inputs):
         loss = self.loss_net(*inputs)
@@ -59,6 +62,7 @@ class TrainStep(nn.Cell):
         grads = tuple(g / self.loss_scale for g in grads)
         if self.reducer is not None:
             grads = self.reducer(grads)
+            loss = self.loss_sum(loss) / self.device_num
         norm = ops.sqrt(ops.addn([ops.square(g).sum() for g in grads]))
         if self.max_grad_norm > 0:
             scale = ops.minimum(self.max_grad_norm / (norm + 1e-6), 1.0)
