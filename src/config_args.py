@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Tuple
 from easydict import EasyDict
 
 import config as cfgmod
+from src.config_check import config_problems
 
 
 class ConfigError(ValueError):
@@ -106,7 +107,8 @@ def parse_with_config(parser: argparse.ArgumentParser, base: EasyDict, argv=None
     """Parse the entry point's own flags, then treat every other ``--x`` as a config override.
 
     ``--model_size`` (if the parser defines it) is applied before the key overrides, so
-    ``--model_size small --hidden_size 320`` means "small, but 320 wide".
+    ``--model_size small --hidden_size 320`` means "small, but 320 wide". Impossible values
+    (``src/config_check.py``) are refused here, before anything runs.
     """
     args, rest = parser.parse_known_args(argv)
     cfg = copy.deepcopy(base)
@@ -116,4 +118,7 @@ def parse_with_config(parser: argparse.ArgumentParser, base: EasyDict, argv=None
         cfg = apply_overrides(cfg, rest)
     except ConfigError as err:
         parser.error(str(err))
+    problems = config_problems(cfg)
+    if problems:
+        parser.error("; ".join(problems))
     return args, cfg

@@ -1,8 +1,8 @@
 """From a manifest to padded batches: manifest -> utterances -> buckets -> GeneratorDataset.
 
-- Utterances are checked up front: a missing file, an empty transcript, or a transcript that
-  cannot be aligned (CTC needs one output frame per label plus one per repeated pair) is skipped
-  and counted, never cropped and never handed to CTC (which raises on CPU).
+- Utterances are checked up front (``src/sample_check.py``: missing or corrupt files, empty or
+  unalignable transcripts, ...), skipped and counted or refused, never cropped and never handed
+  to CTC (which raises on CPU).
 - Batches are consecutive runs of the duration-sorted utterances (buckets of similar length);
   their order is shuffled per epoch from ``seed + epoch``, so a resumed run sees the same order.
 - Every batch has the same size: a short last batch is filled with copies weighted 0. Time is
@@ -10,112 +10,17 @@
   compiles a handful of shapes instead of one per batch.
 - Each index of the source is a whole batch; workers compute features in parallel processes.
 """
-import os
-from collections import Counter
-from dataclasses import dataclass, field
+import sys
 from typing import List, Sequence, Tuple
 
 import numpy as np
-import soundfile as sf
 
 from src.augment import AugmentParams, perturb_waveform, spec_augment
 from src.deepspeech2 import output_lengths
 from src.features import AudioError, SpectParams, audio_features, load_audio, spectrogram
-from src.labels import Labels
-from src.manifest import Entry, read_manifest
+from src.sample_check import LoadReport, Utterance, load_utterances, required_frames  # noqa: F401 (re-exported)
 
 COLUMNS = ["inputs", "input_length", "labels", "weights"]
-
-
-@dataclass(frozen=True)
-class Utterance:
-    wav_path: str
-    text: str
-    ids: Tuple[int, ...]
-    frames: int  # spectrogram frames
-    where: str  # manifest file:line, for messages
-
-
-@dataclass
-class LoadReport:
-    """What happened to a manifest's entries; printed before training/eval."""
-    manifest: str
-    total: int = 0
-    kept: int = 0
-    seconds: float = 0.0
-    skipped: Counter = field(default_factory=Counter)
-    examples: List[str] = field(default_factory=list)
-    dropped_chars: Counter = field(default_factory=Counter)
-
-    def skip(self, reason: str, message: str) -> None:
-        self.skipped[reason] += 1
-        if len(self.examples) < 5:
-            self.examples.append(message)
-
-    def summary(self) -> str:
-        lines = [f"{self.manifest}: {self.kept} of {self.total} utterances kept "
-                 f"({self.seconds / 3600:.2f} h)"]
-        for reason, count in sorted(self.skipped.items()):
-            lines.append(f"  skipped {count}: {reason}")
-        lines += [f"    e.g. {m}" for m in self.examples]
-        if self.dropped_chars:
-            chars = ", ".join(f"{c!r} x{n}" for c, n in self.dropped_chars.most_common(10))
-            lines.append(f"  characters outside labels.json removed from transcripts: {chars}")
-        return "\n".join(lines)
-
-
-def required_frames(ids: Sequence[int]) -> int:
-    """CTC needs a frame per label and a blank between each repeated pair."""
-    return len(ids) + sum(1 for a, b in zip(ids, ids[1:]) if a == b)
-
-
-def _audio_samples(path: str, sample_rate: int) -> int:
-    info = sf.info(path)
-    if info.frames <= 0:
-        raise AudioError(f"{path}: the audio is empty")
-    return int(round(info.frames * sample_rate / info.samplerate))
-
-
-def load_utterances(manifest: str, labels: Labels, params: SpectParams,
-                    max_duration: float = 0.0) -> Tuple[List[Utterance], LoadReport]:
-    """Read a manifest and keep the utterances a CTC model can train or be scored on."""
-    report = LoadReport(manifest)
-    utts = []
-    entries: List[Entry] = read_manifest(manifest)
-    report.total = len(entries)
-    for entry in entries:
-        if not os.path.isfile(entry.wav_path):
-            report.skip("audio file missing", f"{entry.where}: {entry.wav_path}")
-            continue
-        if not os.path.isfile(entry.txt_path):
-            report.skip("transcript file missing", f"{entry.where}: {entry.txt_path}")
-            continue
-        try:
-            with open(entry.txt_path, encoding="utf-8") as fh:
-                raw = fh.read()
-            samples = _audio_samples(entry.wav_path, params.sample_rate)
-        except (OSError, UnicodeDecodeError, RuntimeError, AudioError) as err:
-            report.skip("unreadable audio or transcript", f"{entry.where}: {err}")
-            continue
-        text, dropped = labels.normalise(raw)
-        report.dropped_chars.update(dropped)
-        if not text:
-            report.skip("empty transcript", f"{entry.where}: {entry.txt_path}")
-            continue
-        seconds = samples / params.sample_rate
-        if max_duration and seconds > max_duration:
-            report.skip(f"longer than max_duration {max_duration:g} s", f"{entry.where}: {seconds:.1f} s")
-            continue
-        ids = tuple(labels.encode(text))
-        frames = params.num_frames(samples)
-        if required_frames(ids) > int(output_lengths(frames)):
-            report.skip("transcript too long for its audio (cannot be aligned by CTC)",
-                        f"{entry.where}: {len(ids)} labels, {int(output_lengths(frames))} output frames")
-            continue
-        utts.append(Utterance(entry.wav_path, text, ids, frames, entry.where))
-        report.seconds += seconds
-    report.kept = len(utts)
-    return utts, report
 
 
 def make_batches(utts: Sequence[Utterance], batch_size: int, shuffle: bool = True, seed: int = 0,
@@ -125,11 +30,22 @@ def make_batches(utts: Sequence[Utterance], batch_size: int, shuffle: bool = Tru
     ``bucket_pool`` = 0 sorts the whole set (least padding, the zoo's way). When durations carry
     the class (isolated words: every "seven" is long), sorted batches are nearly single-class and
     learning crawls; ``bucket_pool`` = N shuffles first and sorts within pools of N batches, and 1
-    gives plain random batches. With several ranks, each takes every ``group_size``-th bucket of
-    the shared order; the list is padded by repeating buckets so no rank runs out early.
+    gives plain random batches.
+
+    With several ranks (data parallel), the buckets are built for the *global* batch
+    ``batch_size * group_size`` exactly as one process with that batch would build them, and rank
+    r takes the r-th slice of each: every utterance is seen once per epoch across the ranks, all
+    ranks run the same number of steps, and the averaged gradient equals the one-process step. A
+    short last global batch is split as evenly as possible; a rank left with nothing gets an
+    empty batch, which ``BatchSource`` fills with weight-0 rows.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if group_size > 1:
+        if not 0 <= rank < group_size:
+            raise ValueError(f"rank {rank} is outside the group of {group_size}")
+        merged = make_batches(utts, batch_size * group_size, shuffle, seed, epoch, bucket_pool=bucket_pool)
+        return [rank_slice(members, rank, group_size) for members in merged]
     rng = np.random.default_rng(seed + epoch)
     order = list(range(len(utts)))
     if shuffle and bucket_pool > 0:
@@ -145,11 +61,14 @@ def make_batches(utts: Sequence[Utterance], batch_size: int, shuffle: bool = Tru
     if shuffle:
         perm = rng.permutation(len(batches))
         batches = [batches[i] for i in perm]
-    if group_size > 1 and batches:
-        extra = (-len(batches)) % group_size
-        batches = batches + batches[:extra]
-        batches = batches[rank::group_size]
     return batches
+
+
+def rank_slice(members: List[int], rank: int, group_size: int) -> List[int]:
+    """Rank ``rank``'s contiguous share of a global batch (sizes differ by at most one)."""
+    base, extra = divmod(len(members), group_size)
+    start = rank * base + min(rank, extra)
+    return members[start:start + base + (1 if rank < extra else 0)]
 
 
 class BatchSource:
@@ -157,8 +76,7 @@ class BatchSource:
 
     def __init__(self, utts: Sequence[Utterance], batches: List[List[int]], params: SpectParams,
                  blank: int, batch_size: int, label_pad_length: int = 0, pad_multiple: int = 64,
-                 feature_fn=None, augment: AugmentParams = AugmentParams(), seed: int = 0, epoch: int = 0,
-                 index_offset: int = 0):
+                 feature_fn=None, augment: AugmentParams = AugmentParams(), seed: int = 0, epoch: int = 0):
         self.utts = list(utts)
         self.batches = batches
         self.params = params
@@ -168,7 +86,7 @@ class BatchSource:
         self.pad_multiple = max(int(pad_multiple), 1)
         self.feature_fn = feature_fn  # e.g. a feature cache; default: compute from the audio
         self.augment = augment
-        self.seed, self.epoch, self.index_offset = seed, epoch, index_offset
+        self.seed, self.epoch = seed, epoch
 
     def clean_features(self, utt: Utterance) -> np.ndarray:
         if self.feature_fn is not None:
@@ -189,14 +107,29 @@ class BatchSource:
             spec = self.clean_features(utt)
         return spec_augment(spec, rng, self.augment) if self.augment.spec_augment else spec
 
+    def usable_features(self, utt: Utterance, rng: np.random.Generator) -> Tuple[np.ndarray, bool]:
+        """(features, True), or (zeros, False) for audio that broke after the up-front header check
+        (deleted, damaged past the header, NaN samples): its row gets weight 0 instead of the run
+        dying in a data worker or one NaN poisoning the batch (and the batch-norm statistics)."""
+        try:
+            spec = self.features(utt, rng)
+            if np.isfinite(spec).all():
+                return spec, True
+            problem = "non-finite samples"
+        except (AudioError, OSError) as err:
+            problem = str(err)
+        print(f"warning: {utt.where}: {utt.wav_path} left out of this batch ({problem})", file=sys.stderr)
+        return np.zeros((self.params.n_bins, utt.frames), np.float32), False
+
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int):
-        members = self.batches[index]
-        rng = np.random.default_rng([self.seed, self.epoch, self.index_offset + index])
-        feats = [self.features(self.utts[i], rng) for i in members]
-        rows = len(members)
+        rows = len(self.batches[index])
+        members = self.batches[index] or [0]  # an empty rank slice: all rows are weight-0 fillers
+        # keyed by utterance, not batch: the same augmentation however the epoch is sharded or resumed
+        feats, usable = zip(*[self.usable_features(self.utts[i], np.random.default_rng([self.seed, self.epoch, i]))
+                              for i in members])
         longest = max(f.shape[1] for f in feats)
         width = -(-longest // self.pad_multiple) * self.pad_multiple
         label_len = max(self.label_pad_length, max(len(self.utts[i].ids) for i in members), 1)
@@ -210,7 +143,7 @@ class BatchSource:
             inputs[row, 0, :, :feat.shape[1]] = feat
             lengths[row] = feat.shape[1]
             labels[row, :len(ids)] = ids
-            weights[row] = 1.0 if row < rows else 0.0
+            weights[row] = 1.0 if row < rows and usable[src] else 0.0
         return inputs, lengths, labels, weights
 
 

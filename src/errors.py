@@ -1,4 +1,8 @@
-"""Turning the errors a user can fix into one sentence and a non-zero exit, not a traceback."""
+"""Turning the errors a user can fix into one sentence and a non-zero exit, not a traceback.
+
+Exit codes: 2 bad input, configuration or checkpoint; 3 training diverged (non-finite steps);
+128 + signal (130 SIGINT, 143 SIGTERM) when training stopped on a signal after saving a checkpoint.
+"""
 import os
 import sys
 from typing import Callable
@@ -7,8 +11,10 @@ from src.checkpoint import CheckpointError
 from src.config_args import ConfigError
 from src.device import DeviceError
 from src.features import AudioError
+from src.interrupt import TrainingInterrupted
 from src.labels import LabelError
 from src.manifest import ManifestError
+from src.step_guard import TrainingDiverged
 
 USER_ERRORS = (CheckpointError, ConfigError, DeviceError, AudioError, LabelError, ManifestError,
                FileNotFoundError, ValueError)
@@ -22,6 +28,12 @@ def run_main(main: Callable[[], int]) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except TrainingInterrupted as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -15,7 +15,7 @@ def load_predictor(ckpt_path: str, num_classes: int, activation: str = "tanh") -
     ``activation`` is used only for checkpoints that do not record theirs (the model zoo's).
     """
     state = load_param_dict(ckpt_path)
-    hidden, layers = infer_model_shape(state)
+    hidden, layers = infer_model_shape(state, ckpt_path)
     activation = read_meta(state).get("activation", activation)
     network = DeepSpeechModel(num_classes, hidden, layers, activation, rnn_batch_norm=has_rnn_batch_norm(state))
     load_network_params(network, state, ckpt_path)
