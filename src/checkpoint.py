@@ -31,12 +31,19 @@ def save_checkpoint(cell: nn.Cell, path: str, meta: Optional[Dict] = None) -> st
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    # MindSpore itself writes "<name>.tmp" first and renames it to "<name>.ckpt"; both are ours to clean
+    partials = (tmp, os.path.splitext(tmp)[0] + ".tmp")
     try:
         ms.save_checkpoint(cell, tmp, append_dict=dict(meta or {}))
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except BaseException as err:
+        for partial in partials:
+            if os.path.exists(partial):
+                os.remove(partial)
+        if isinstance(err, (OSError, RuntimeError)):  # disk full, file size limit, permissions
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+            raise CheckpointError(f"could not write checkpoint {path} ({reason}); "
+                                  f"the checkpoints already in {folder} are untouched") from None
         raise
     return path
 
@@ -67,6 +74,8 @@ def latest_checkpoint(folder: str, prefix: str) -> Optional[str]:
 def load_param_dict(path: str) -> Dict:
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: the checkpoint file is empty (0 bytes)")
     try:
         return ms.load_checkpoint(path)
     except Exception as err:  # MindSpore raises ValueError/RuntimeError for damaged files
@@ -90,11 +99,11 @@ def _legacy_renamed(param_dict: Dict) -> Dict:
     return {("RNN." + k[4:] if k.startswith("rnn.") else k): v for k, v in param_dict.items()}
 
 
-def infer_model_shape(param_dict: Dict) -> Tuple[int, int]:
+def infer_model_shape(param_dict: Dict, path: str = "the checkpoint") -> Tuple[int, int]:
     """(hidden_size, hidden_layers) of the network a checkpoint holds."""
     params = _legacy_renamed(param_dict)
     if "fc.module.weight" not in params:
-        raise CheckpointError("the checkpoint holds no DeepSpeech2 network (no 'fc.module.weight')")
+        raise CheckpointError(f"{path} holds no DeepSpeech2 network (no 'fc.module.weight')")
     hidden = int(params["fc.module.weight"].shape[1])
     layers = len({k.split(".")[2] for k in params if re.match(r"^RNN\.lstms\.\d+\.weight_ih_l0$", k)})
     return hidden, layers
@@ -104,20 +113,31 @@ def has_rnn_batch_norm(param_dict: Dict) -> bool:
     return any(k.startswith("RNN.norms.") for k in param_dict)
 
 
+def describe_mismatch(cell: nn.Cell, param_dict: Dict, ignore: Tuple[str, ...] = ()) -> str:
+    """Which of ``cell``'s parameters the checkpoint lacks or holds in another shape ("" if it fits)."""
+    missing, wrong = [], []
+    for param in cell.get_parameters():
+        if param.name in ignore:
+            continue
+        if param.name not in param_dict:
+            missing.append(param.name)
+        elif tuple(param_dict[param.name].shape) != tuple(param.shape):
+            wrong.append(f"{param.name} {tuple(param_dict[param.name].shape)} in the checkpoint, "
+                         f"{tuple(param.shape)} here")
+
+    def listed(names):
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return "; ".join(([f"missing: {listed(missing)}"] if missing else []) +
+                     ([f"shape mismatch: {listed(wrong)}"] if wrong else []))
+
+
 def load_network_params(net: nn.Cell, param_dict: Dict, path: str = "checkpoint") -> None:
     """Load every parameter of ``net`` from ``param_dict``; mismatches are named, not ignored.
 
     Extra entries (optimizer state, metadata) are fine: eval and export load training checkpoints.
     """
     params = _legacy_renamed(param_dict)
-    missing, wrong = [], []
-    for param in net.get_parameters():
-        if param.name not in params:
-            missing.append(param.name)
-        elif tuple(params[param.name].shape) != tuple(param.shape):
-            wrong.append(f"{param.name} {tuple(params[param.name].shape)} != {tuple(param.shape)}")
-    if missing or wrong:
-        detail = "; ".join(([f"missing: {', '.join(missing[:5])}"] if missing else []) +
-                           ([f"shape mismatch: {', '.join(wrong[:5])}"] if wrong else []))
+    detail = describe_mismatch(net, params)
+    if detail:
         raise CheckpointError(f"{path} does not fit this network ({detail})")
     ms.load_param_into_net(net, {p.name: params[p.name] for p in net.get_parameters()}, strict_load=True)
