@@ -1,14 +1,16 @@
 """Training-time data augmentation (never used in eval): speed/gain, noise, SpecAugment.
 
 Switched by the zoo's ``AugmentationConfig`` keys (which the zoo itself never read) plus a few
-new ones. Everything draws from a NumPy generator seeded by (seed, epoch, batch), so a run, and a
-resumed run, sees the same augmented data.
+new ones. Everything draws from a NumPy generator seeded by (seed, epoch, utterance), so a run, a
+resumed run and a data-parallel run see the same augmented data.
 
 - ``speed_volume_perturb``: resample the waveform by a factor in [speed_min, speed_max] (speed
   perturbation as in Kaldi recipes: tempo and pitch change together, which mimics other vocal
   tracts) and scale it by a gain in [gain_min, gain_max] dB.
 - ``noise_dir``: with probability ``noise_prob`` add a random segment of a random recording from
-  that folder at a level in [noise_min, noise_max] relative to the speech RMS (deepspeech.pytorch).
+  that folder at a level in [noise_min, noise_max] relative to the speech RMS (deepspeech.pytorch;
+  level L is an SNR of -20 log10 L dB: 0.5 = 6 dB, 0.316 = 10 dB, 0.1 = 20 dB). ``python -m
+  src.noise make`` writes such a folder when you have no noise recordings.
 - ``spec_augment``: ``freq_masks`` bands of up to ``freq_mask_width`` bins and ``time_masks``
   spans of up to ``time_mask_ratio`` of the utterance, set to 0 (the normalised mean); the masks
   together never cover half of either axis.
@@ -22,6 +24,7 @@ from typing import Tuple
 import numpy as np
 
 from src.features import load_audio
+from src.noise import add_noise, noise_segment
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,8 @@ def perturb_waveform(samples: np.ndarray, rng: np.random.Generator, params: Augm
         samples = samples * np.float32(10 ** (rng.uniform(params.gain_min, params.gain_max) / 20))
     if params.noise_dir and rng.uniform() < params.noise_prob:
         files = noise_files(params.noise_dir)
-        noise = _noise(files[rng.integers(len(files))], sample_rate)
-        if len(noise) < len(samples):
-            noise = np.tile(noise, int(np.ceil(len(samples) / len(noise))))
-        start = rng.integers(len(noise) - len(samples) + 1)
-        noise = noise[start:start + len(samples)]
-        level = rng.uniform(params.noise_min, params.noise_max)
-        speech_rms, noise_rms = np.sqrt(np.mean(samples ** 2)), np.sqrt(np.mean(noise ** 2))
-        if noise_rms > 0:
-            samples = samples + np.float32(level * speech_rms / noise_rms) * noise
+        noise = noise_segment(_noise(files[rng.integers(len(files))], sample_rate), len(samples), rng)
+        samples = add_noise(samples, noise, rng.uniform(params.noise_min, params.noise_max))
     return samples.astype(np.float32)
 
 
