@@ -24,11 +24,11 @@ import config
 from src.config_args import parse_with_config
 from src.decoder import GreedyDecoder
 from src.errors import run_main
+from src.features import SpectParams
 from src.labels import Labels
 from src.metrics import ErrorRates
 from src.prep_common import atomic_write_text
-
-SECONDS_PER_OUTPUT_FRAME = 0.02  # hop 10 ms x the conv's time stride 2 (src/timestamps.py)
+from src.timestamps import output_frame_seconds
 
 
 def load_saved_outputs(path: str) -> Tuple[List[np.ndarray], List[int], List[str]]:
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
 
     labels = Labels.load(cfg.DataConfig.labels_path)
     rows, lengths, refs = load_saved_outputs(args.saved_output)
-    audio_seconds = sum(lengths) * SECONDS_PER_OUTPUT_FRAME
+    audio_seconds = sum(lengths) * output_frame_seconds(SpectParams.from_config(cfg.DataConfig.SpectConfig))
     greedy, _ = score(GreedyDecoder(labels), rows, lengths, refs)
     print(f"{len(rows)} utterances ({audio_seconds:.0f} s of audio); greedy: WER {greedy.wer:.3f} CER {greedy.cer:.3f}")
     points = []

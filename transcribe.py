@@ -1,0 +1,87 @@
+"""Transcribe audio files (any format/rate sox reads) with a checkpoint or an exported MINDIR.
+
+    python transcribe.py --pretrain_ckpt model.ckpt a.flac b.mp3 [--json out.json]
+    python transcribe.py --mindir model.mindir --decoder_type beam --lm_path lm.arpa talk.wav
+
+Prints ``path: text`` per file; ``--json`` adds per-word start/end times (seconds, from the CTC
+alignment). Long recordings are cut into chunks at silences (``--chunk_seconds``), so memory
+stays bounded. Decoding follows LMConfig (``--decoder_type greedy|beam``, ``--lm_path``,
+``--alpha``, ``--beta``, ``--beam_width``, ``--lm_workers``, ...), as in eval.py.
+"""
+import argparse
+import json
+import resource
+import sys
+
+import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
+import config
+from src.config_args import parse_with_config
+from src.device import add_device_args, setup_device
+from src.errors import run_main
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
+    parser.add_argument("audio", nargs="+", help="audio files")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--pretrain_ckpt", help="checkpoint (.ckpt)")
+    model.add_argument("--mindir", help="exported MINDIR (export.py); its batch and frames fix the chunking")
+    parser.add_argument("--chunk_seconds", type=float, default=20.0, help="longest chunk given to the network")
+    parser.add_argument("--search_seconds", type=float, default=8.0,
+                        help="a chunk ends at the quietest point of its last this-many seconds")
+    parser.add_argument("--batch_size", type=int, default=4, help="chunks per network call (checkpoint only)")
+    parser.add_argument("--json", default="", help="write results with word times here ('-': to stdout)")
+    add_device_args(parser)
+    args, cfg = parse_with_config(parser, config.eval_config, argv)
+    if args.chunk_seconds <= 0 or args.search_seconds <= 0 or args.batch_size < 1:
+        parser.error("--chunk_seconds and --search_seconds must be > 0, --batch_size >= 1")
+
+    from src.decoder import build_decoder
+    from src.features import SpectParams
+    from src.labels import Labels
+    from src.prep_common import atomic_write_text
+    from src.transcribe import CheckpointNetwork, MindirNetwork, Transcriber
+
+    labels = Labels.load(cfg.DataConfig.labels_path)
+    decoder = build_decoder(labels, cfg.LMConfig)  # loads the LM and forks its workers before the network runs
+    setup_device(args.device_target, args.device_id)
+    params = SpectParams.from_config(cfg.DataConfig.SpectConfig)
+    if args.mindir:
+        network = MindirNetwork(args.mindir)
+    else:
+        network = CheckpointNetwork(args.pretrain_ckpt, len(labels), cfg.ModelConfig.activation, args.batch_size,
+                                    params.n_bins)
+    print(f"model: {network.description}; decoding: {decoder.describe()}", file=sys.stderr)
+    transcriber = Transcriber(network, decoder, params, args.chunk_seconds, args.search_seconds)
+    results, failed = [], 0
+    with decoder:
+        for result in transcriber.run(args.audio):
+            if result.error:
+                failed += 1
+                print(f"error: {result.error}", file=sys.stderr)
+            elif args.json != "-":
+                print(f"{result.path}: {result.text}", flush=True)
+            results.append(result.as_dict())
+    speed = transcriber.speed
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    per_second = speed.decode_seconds / max(speed.audio_seconds, 1e-9)
+    summary = {"files": len(results), "failed": failed, "audio_seconds": round(speed.audio_seconds, 3),
+               "chunks": speed.chunks, "network_seconds": round(speed.network_seconds, 3),
+               "decode_seconds": round(speed.decode_seconds, 3), "decode_seconds_per_audio_second": per_second,
+               "decoder": decoder.describe(), "peak_rss_mb": round(peak_mb, 1)}
+    print(f"{len(results)} file(s), {speed.audio_seconds:.1f} s of audio in {speed.chunks} chunk(s): network "
+          f"{speed.network_seconds:.2f} s, decoding {speed.decode_seconds:.2f} s ({per_second:.4f} s per second "
+          f"of audio); peak RSS {peak_mb:.0f} MB", file=sys.stderr)
+    if args.json:
+        text = json.dumps({"results": results, "summary": summary}, indent=1) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            atomic_write_text(args.json, text)
+            print(f"results written to {args.json}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
