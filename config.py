@@ -38,7 +38,9 @@ train_config = ed({
     "TrainingConfig": {
         "epochs": 70,
         "seed": 1,  # new
-        "log_interval": 1,  # new: print a loss line every N steps
+        "log_interval": 1,  # new: print a loss line (and a metrics record) every N steps
+        "run_dir": "",  # new: run folder (config, versions, metrics.jsonl; src/run_log.py); "" = <ckpt_path>/run
+        "tensorboard": False,  # new: also write TensorBoard event files to <run_dir>/tensorboard
     },
     "DataConfig": {
         "train_manifest": "data/libri_train_manifest.csv",

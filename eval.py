@@ -23,6 +23,7 @@ def main(argv=None) -> int:
 
     from src.dataset import load_utterances
     from src.decoder import build_decoder
+    from src.eval_report import write_eval_report
     from src.evaluate import evaluate, summary_line, write_results
     from src.features import SpectParams
     from src.inference import load_predictor
@@ -52,6 +53,10 @@ def main(argv=None) -> int:
                                          "decode_seconds": outcome["decode_seconds"],
                                          "audio_seconds": outcome["audio_seconds"]})
     print(f"results written to {result_file}", file=sys.stderr)
+    report = write_eval_report(result_file, outcome, {"checkpoint": args.pretrain_ckpt,
+                                                      "manifest": data_cfg.test_manifest,
+                                                      "decoder": cfg.LMConfig.decoder_type})
+    print(f"report written to {report}", file=sys.stderr)
     return 0
 
 

@@ -24,6 +24,7 @@ from src.evaluate import evaluate
 from src.features import SpectParams
 from src.labels import Labels
 from src.lr_schedule import get_lr
+from src.run_log import open_run_log
 from src.shapes import declare_dynamic_time, padded_widths
 from src.train_step import TrainStep, build_optimizer
 
@@ -128,6 +129,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                unit="step", dynamic_ncols=True)
     log_interval = max(int(cfg.TrainingConfig.log_interval), 1)
     every = int(ckpt_cfg.save_checkpoint_steps)
+    run_log = open_run_log(cfg, lr, batch_size * opts.group_size, done, resume or "", log) if is_main else None
 
     def save(epoch: int, step: int) -> None:
         if not is_main:
@@ -147,9 +149,11 @@ def train(cfg, opts: TrainOptions) -> dict:
         dataset = create_dataset(source, int(data_cfg.num_workers))
         train_step.set_train(True)
         epoch_start, epoch_losses = time.time(), []
+        if run_log:
+            run_log.begin_epoch((epoch - 1) * steps_per_epoch + skip)
         for step, (inputs, lengths, label_ids, weights) in enumerate(dataset.create_tuple_iterator(num_epochs=1),
                                                                      skip + 1):
-            loss, _ = train_step(inputs, lengths, label_ids, weights)
+            loss, grad_norm = train_step(inputs, lengths, label_ids, weights)
             bar.update(1)
             if step % log_interval == 0 or step == steps_per_epoch:
                 last_loss = float(loss.asnumpy())
@@ -157,6 +161,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                 if is_main:
                     log(f"epoch: {epoch} step: {step}, loss is {last_loss}")
                     bar.set_postfix(loss=f"{last_loss:.3f}")
+                    run_log.train(epoch, (epoch - 1) * steps_per_epoch + step, last_loss, float(grad_norm.asnumpy()))
             if every and step % every == 0 and step != steps_per_epoch:
                 save(epoch, step)
         elapsed = time.time() - epoch_start
@@ -171,6 +176,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                                int(data_cfg.pad_multiple), max_static_shapes=int(data_cfg.max_static_shapes))
             rates = outcome["rates"]
             log(f"epoch {epoch} validation: WER {rates.wer:.3f} CER {rates.cer:.3f}")
+            run_log.validation(epoch, epoch * steps_per_epoch, rates.wer, rates.cer)
             if rates.wer < best_wer:
                 best_wer = rates.wer
                 best = os.path.join(ckpt_dir, f"{prefix}-best.ckpt")
@@ -179,5 +185,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                 os.replace(tmp, best)
                 log(f"best validation WER so far: {best_wer:.3f}, kept as {best}")
     bar.close()
+    if run_log:
+        run_log.close()
     return {"last_loss": last_loss, "best_wer": best_wer, "checkpoints": saved,
             "steps_per_epoch": steps_per_epoch}

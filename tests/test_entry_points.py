@@ -38,7 +38,7 @@ def test_train_prints_zoo_lines_and_writes_the_checkpoint_series(trained):
     assert "20 of 20 utterances kept" in out
     assert "epoch 2 validation: WER" in out
     names = sorted(os.listdir(trained["ckpt_dir"]))
-    assert names == ["DeepSpeech-1_5.ckpt", "DeepSpeech-2_5.ckpt", "DeepSpeech-best.ckpt"]
+    assert names == ["DeepSpeech-1_5.ckpt", "DeepSpeech-2_5.ckpt", "DeepSpeech-best.ckpt", "run"]  # run: src/run_log.py
 
 
 def test_resume_continues_at_the_next_epoch(trained, tmp_path):
