@@ -143,3 +143,26 @@ def test_launcher_checks_arguments_logs_and_keeps_the_exit_status(trained, tmp_p
     assert failing.returncode == 2 and "manifest not found" in failing.stdout
     gpu = bash("scripts/run_standalone_train_gpu.sh", "x")
     assert gpu.returncode == 2 and "DEVICE_ID must be a number" in gpu.stderr
+
+
+def test_eval_beam_search_with_lm_nbest_and_saved_outputs_for_tuning(trained, tmp_path):
+    ckpt = str(trained["ckpt_dir"] / "DeepSpeech-2_5.ckpt")
+    run("-m", "src.build_lm", "--manifest", trained["manifest"], "--out", str(tmp_path / "lm.arpa"))
+    proc = run("eval.py", "--pretrain_ckpt", ckpt, "--test_manifest", trained["manifest"], "--batch_size", "8",
+               "--decoder_type", "beam", "--lm_path", str(tmp_path / "lm.arpa"), "--beam_width", "8",
+               "--top_paths", "2", "--lm_workers", "2", "--alpha", "0.5", "--beta", "1",
+               "--save_output", str(tmp_path / "out"), "--result_file", str(tmp_path / "r.json"))
+    assert re.search(r"^Test Summary \tAverage WER \d+\.\d{3}\tAverage CER \d+\.\d{3}\t$", proc.stdout, re.M)
+    assert re.search(r"decoding \(beam 8, LM .*lm.arpa \(alpha 0.5, beta 1\), 2 workers\): .* s per second of audio",
+                     proc.stderr)
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["decoder"].startswith("beam 8") and doc["audio_seconds"] > 0
+    nbest = [r["nbest"] for r in doc["results"] if "nbest" in r]  # --top_paths 2: best first, as "hyp"
+    assert nbest and all(len(n) == 2 and n[0]["score"] >= n[1]["score"] for n in nbest)
+    assert all(r["nbest"][0]["text"] == r["hyp"] for r in doc["results"] if "nbest" in r)
+    tune = run("-m", "src.tune_decoder", "--saved_output", str(tmp_path / "out.bin"), "--lm_path",
+               str(tmp_path / "lm.arpa"), "--steps", "1", "--beam_width", "4", "--lm_workers", "1")
+    assert "20 utterances" in tune.stdout and "best: --alpha 0 --beta 0" in tune.stdout
+    wrong = run("eval.py", "--pretrain_ckpt", ckpt, "--test_manifest", trained["manifest"], "--decoder_type", "beam",
+                "--lm_path", str(tmp_path / "none.arpa"), check=False)
+    assert wrong.returncode == 2 and "--lm_path" in wrong.stderr and "file not found" in wrong.stderr
