@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     setup_device(args.device_target, args.device_id)
     params = SpectParams.from_config(cfg.DataConfig.SpectConfig)
     if args.mindir:
-        network = MindirNetwork(args.mindir)
+        network = MindirNetwork(args.mindir, params.n_bins)
     else:
         network = CheckpointNetwork(args.pretrain_ckpt, len(labels), cfg.ModelConfig.activation, args.batch_size,
                                     params.n_bins)

@@ -16,6 +16,7 @@ import logging
 import math
 import multiprocessing
 import os
+import warnings
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -130,12 +131,14 @@ class BeamDecoder:
         self.settings = settings
         self.alpha, self.beta = float(settings.alpha), float(settings.beta)
         language_model = None
-        self.vocabulary_size = 0
         if settings.lm_path:
+            kenlm_model = _load_lm(settings.lm_path)
             unigrams = arpa_vocabulary(settings.lm_path) if _is_arpa(settings.lm_path) else None
+            if unigrams is None:
+                warnings.warn(f"--lm_path {settings.lm_path}: a KenLM binary lists no vocabulary, so partial words "
+                              "are not checked against it (an ARPA file decodes better)", stacklevel=2)
             self._check_spelling(unigrams)
-            self.vocabulary_size = len(unigrams or ())
-            language_model = LanguageModel(_load_lm(settings.lm_path), unigrams, alpha=self.alpha, beta=self.beta,
+            language_model = LanguageModel(kenlm_model, unigrams, alpha=self.alpha, beta=self.beta,
                                            unk_score_offset=float(settings.unk_score_offset))
         # labels.json order, blank "" last: the network's class order, as pyctcdecode needs
         alphabet = Alphabet([s if i != labels.blank else "" for i, s in enumerate(labels.symbols)], False)

@@ -38,6 +38,7 @@ class CheckpointNetwork:
 
 def mindir_input_shape(path: str) -> Tuple[int, ...]:
     """(batch, 1, bins, frames) that export.py fixed when it wrote the MINDIR."""
+    from google.protobuf.message import DecodeError
     from mindspore.train import mind_ir_pb2
 
     model = mind_ir_pb2.ModelProto()
@@ -45,17 +46,17 @@ def mindir_input_shape(path: str) -> Tuple[int, ...]:
         with open(path, "rb") as fh:
             model.ParseFromString(fh.read())
         return tuple(int(d) for d in model.graph.input[0].tensor[0].dims)
-    except (OSError, IndexError, ValueError) as err:
+    except (OSError, IndexError, ValueError, DecodeError) as err:
         raise ValueError(f"--mindir {path}: not a MINDIR written by export.py ({err})") from None
 
 
 class MindirNetwork:
     """An exported MINDIR (``ms.load`` + ``nn.GraphCell``); its input shape is fixed, so chunks fit it."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, n_bins: int):
         shape = mindir_input_shape(path)
-        if len(shape) != 4:
-            raise ValueError(f"--mindir {path}: input shape {list(shape)} is not [batch, 1, bins, frames]")
+        if len(shape) != 4 or shape[2] != n_bins:
+            raise ValueError(f"--mindir {path}: input shape {list(shape)} is not [batch, 1, {n_bins}, frames]")
         self.graph = nn.GraphCell(ms.load(path))
         self.batch_size, self.max_frames = shape[0], shape[3]
         self.description = f"MINDIR {path}, input {list(shape)}"
