@@ -110,6 +110,8 @@ def _is_arpa(path: str) -> bool:
 def _search(task: Tuple) -> List[Tuple[str, List, float, float]]:
     """One utterance (runs in a worker): pyctcdecode's beams as (text, word frames, acoustic, total)."""
     decoder, log_probs, alpha, beta, beam_width, token_min_logp, beam_prune_logp, prune_history = task
+    if not len(log_probs):  # no output frames: nothing was said
+        return [("", [], 0.0, 0.0)]
     decoder.reset_params(alpha=alpha, beta=beta)
     beams = decoder.decode_beams(log_probs, beam_width=beam_width, beam_prune_logp=beam_prune_logp,
                                  token_min_logp=token_min_logp, prune_history=prune_history)
@@ -183,7 +185,7 @@ class BeamDecoder:
     def describe(self) -> str:
         s = self.settings
         lm = (f"LM {s.lm_path} (alpha {self.alpha:g}, beta {self.beta:g})" if s.lm_path
-              else f"no LM (beta {self.beta:g})")
+              else "no LM")
         return f"beam {s.beam_width}, {lm}, {s.lm_workers} worker{'s' if s.lm_workers > 1 else ''}"
 
     def close(self) -> None:

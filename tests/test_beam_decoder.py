@@ -25,7 +25,7 @@ def texts(decoder, rows):
 
 def test_beam_one_without_lm_is_greedy():
     rng = np.random.default_rng(0)
-    rows = [random_outputs(rng, int(rng.integers(1, 120))) for _ in range(60)]
+    rows = [random_outputs(rng, int(rng.integers(1, 120))) for _ in range(60)] + [random_outputs(rng, 0)]
     greedy = texts(GreedyDecoder(L), rows)
     with BeamDecoder(L, BeamSettings(beam_width=1, token_min_logp=-1e9)) as beam:
         # the beam search joins words with single spaces; greedy keeps the raw label string
