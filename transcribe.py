@@ -20,6 +20,22 @@ from src.device import add_device_args, setup_device
 from src.errors import run_main
 
 
+def join_override_values(argv, parser: argparse.ArgumentParser):
+    """``--key value`` -> ``--key=value`` for the config overrides (options this parser does not
+    define), so that argparse never takes an override's value for an audio file."""
+    own = parser._option_string_actions  # argparse's table of the options it defines
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--") and "=" not in arg and arg not in own and i + 1 < len(argv):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(arg)
+            i += 1
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
@@ -33,6 +49,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch_size", type=int, default=4, help="chunks per network call (checkpoint only)")
     parser.add_argument("--json", default="", help="write results with word times here ('-': to stdout)")
     add_device_args(parser)
+    argv = join_override_values(sys.argv[1:] if argv is None else list(argv), parser)
     args, cfg = parse_with_config(parser, config.eval_config, argv)
     if args.chunk_seconds <= 0 or args.search_seconds <= 0 or args.batch_size < 1:
         parser.error("--chunk_seconds and --search_seconds must be > 0, --batch_size >= 1")
@@ -70,7 +87,7 @@ def main(argv=None) -> int:
                "chunks": speed.chunks, "network_seconds": round(speed.network_seconds, 3),
                "decode_seconds": round(speed.decode_seconds, 3), "decode_seconds_per_audio_second": per_second,
                "decoder": decoder.describe(), "peak_rss_mb": round(peak_mb, 1)}
-    print(f"{len(results)} file(s), {speed.audio_seconds:.1f} s of audio in {speed.chunks} chunk(s): network "
+    print(f"{len(results)} file(s), {speed.audio_seconds:.1f} s of audio in {speed.chunks} chunk(s): features + network "
           f"{speed.network_seconds:.2f} s, decoding {speed.decode_seconds:.2f} s ({per_second:.4f} s per second "
           f"of audio); peak RSS {peak_mb:.0f} MB", file=sys.stderr)
     if args.json:

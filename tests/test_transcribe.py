@@ -86,9 +86,10 @@ def test_beam_search_with_an_lm_over_workers_and_a_bad_file_named(model, tmp_pat
     write_arpa(estimate(corpus, 3), str(tmp_path / "lm.arpa"))
     bad = tmp_path / "notes.flac"
     bad.write_text("not audio")
-    proc, doc = transcribe(tmp_path, "--pretrain_ckpt", model, FLACS[0], str(bad), FLACS[1], "--decoder_type", "beam",
-                           "--lm_path", str(tmp_path / "lm.arpa"), "--beam_width", "8", "--lm_workers", "2",
-                           "--alpha", "0.5", "--beta", "1.0", check=False)
+    # config overrides before the files: their values are not taken for audio files
+    proc, doc = transcribe(tmp_path, "--pretrain_ckpt", model, "--decoder_type", "beam", "--lm_path",
+                           str(tmp_path / "lm.arpa"), "--beam_width", "8", "--lm_workers", "2", "--alpha", "0.5",
+                           "--beta", "1.0", FLACS[0], str(bad), FLACS[1], check=False)
     assert doc["summary"]["decoder"].startswith("beam 8, LM ") and "2 workers" in doc["summary"]["decoder"]
     assert doc["summary"]["decode_seconds"] > 0
     good, failed, other = doc["results"]
