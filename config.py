@@ -41,6 +41,7 @@ train_config = ed({
         "log_interval": 1,  # new: print a loss line (and a metrics record) every N steps
         "run_dir": "",  # new: run folder (config, versions, metrics.jsonl; src/run_log.py); "" = <ckpt_path>/run
         "tensorboard": False,  # new: also write TensorBoard event files to <run_dir>/tensorboard
+        "max_nonfinite_steps": 20,  # new: stop after this many NaN/inf steps in a row (0 = never)
     },
     "DataConfig": {
         "train_manifest": "data/libri_train_manifest.csv",
@@ -54,6 +55,8 @@ train_config = ed({
         "bucket_pool": 0,  # new: 0 = batches from the fully duration-sorted set; N = sort within
         #                    random pools of N batches (1 = random batches, for isolated words)
         "label_pad_length": 0,  # new: fixed CTC label length; 0 = the longest label in the manifest
+        "on_bad_sample": "skip",  # new: skip (and report) | error: unusable manifest entries (src/sample_check.py)
+        "convert_audio": True,  # new: resample/downmix other rates/channel counts (warned); False = bad sample
         "SpectConfig": dict(_SPECT),
         # Training only (see src/augment.py); the zoo had these keys but read none of them.
         "AugmentationConfig": {
@@ -109,6 +112,8 @@ eval_config = ed({
         "num_workers": 2,
         "pad_multiple": 64,
         "max_static_shapes": 8,
+        "on_bad_sample": "skip",  # new: as in train_config
+        "convert_audio": True,  # new: as in train_config
         "SpectConfig": dict(_SPECT),
     },
     "ModelConfig": dict(_MODEL),

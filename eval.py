@@ -22,6 +22,7 @@ def main(argv=None) -> int:
         parser.error(f"--decoder_type {cfg.LMConfig.decoder_type!r}: choose greedy or beam")
 
     from src.dataset import load_utterances
+    from src.sample_check import SamplePolicy
     from src.decoder import build_decoder
     from src.eval_report import write_eval_report
     from src.evaluate import evaluate, summary_line, write_results
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     decoder = build_decoder(labels, cfg.LMConfig)  # loads the LM and forks its workers before the network runs
     params = SpectParams.from_config(data_cfg.SpectConfig)
     predictor, hidden, layers = load_predictor(args.pretrain_ckpt, len(labels), cfg.ModelConfig.activation)
-    utts, report = load_utterances(data_cfg.test_manifest, labels, params)
+    utts, report = load_utterances(data_cfg.test_manifest, labels, params, policy=SamplePolicy.from_config(data_cfg))
     print(report.summary(), file=sys.stderr)
     print(f"model: {layers} x BiLSTM-{hidden} from {args.pretrain_ckpt}", file=sys.stderr)
     outcome = evaluate(predictor, utts, labels, params, int(data_cfg.batch_size), int(data_cfg.num_workers),

@@ -25,7 +25,9 @@ def main(argv=None) -> int:
     if args.is_distributed:
         from src.distributed import init_distributed
         opts.rank, opts.group_size = init_distributed()
-    summary = train(cfg, opts)
+    from src.interrupt import stop_on_signals
+    with stop_on_signals():  # Ctrl-C / SIGTERM: save a checkpoint, exit 130 / 143
+        summary = train(cfg, opts)
     print(f"training finished: last loss {summary['last_loss']:.4f}; checkpoints in {cfg.CheckpointConfig.ckpt_path}")
     return 0
 

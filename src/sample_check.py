@@ -7,8 +7,10 @@ sample is read, which also finds NaN/inf samples and damage past the header), sa
 channel count other than configured (resampled/downmixed and counted when ``convert_audio``,
 otherwise refused), transcript empty (also after dropping characters outside labels.json),
 characters outside labels.json (dropped and counted; refused under ``error``), longer than
-``max_duration``, more labels than ``max_label_length``, transcript too long for its audio
-(CTC needs one output frame per label plus one per repeated pair; ``ops.CTCLoss`` raises on CPU).
+``max_duration``, transcript too long for its audio (CTC needs one output frame per label plus
+one per repeated pair; ``ops.CTCLoss`` raises on CPU), more labels than ``max_label_length``.
+Malformed lines are found when the manifest is read, so under ``error`` they are reported
+before any entry's files are opened.
 
 ``on_bad_sample`` decides what a failing entry does: ``skip`` leaves it out and counts it (the
 report lists counts per reason and the first few offenders with their manifest line); ``error``
@@ -194,14 +196,14 @@ def check_entry(entry: Entry, labels: Labels, params: SpectParams, policy: Sampl
         report.skip(f"longer than max_duration {policy.max_duration:g} s", f"{entry.where}: {seconds:.1f} s")
         return None, 0.0
     ids = tuple(labels.encode(text))
-    if policy.max_label_length and len(ids) > policy.max_label_length:
-        report.skip(f"more labels than label_pad_length {policy.max_label_length}",
-                    f"{entry.where}: {len(ids)} labels")
-        return None, 0.0
     frames = params.num_frames(samples)
     if required_frames(ids) > int(output_lengths(frames)):
         report.skip("transcript too long for its audio (cannot be aligned by CTC)",
                     f"{entry.where}: {len(ids)} labels, {int(output_lengths(frames))} output frames")
+        return None, 0.0
+    if policy.max_label_length and len(ids) > policy.max_label_length:
+        report.skip(f"more labels than label_pad_length {policy.max_label_length}",
+                    f"{entry.where}: {len(ids)} labels")
         return None, 0.0
     return Utterance(entry.wav_path, text, ids, frames, entry.where), seconds
 

@@ -16,16 +16,20 @@ import numpy as np
 from tqdm import tqdm
 
 from src.augment import AugmentParams
-from src.checkpoint import (checkpoint_name, has_rnn_batch_norm, infer_model_shape, latest_checkpoint,
-                            load_network_params, load_param_dict, prune_checkpoints, read_meta, save_checkpoint)
+from src.checkpoint import (CheckpointError, checkpoint_name, describe_mismatch, has_rnn_batch_norm,
+                            infer_model_shape, latest_checkpoint, load_network_params, load_param_dict,
+                            prune_checkpoints, read_meta, save_checkpoint)
 from src.dataset import BatchSource, create_dataset, load_utterances, make_batches
 from src.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, count_parameters
 from src.evaluate import evaluate
 from src.features import SpectParams
+from src.interrupt import TrainingInterrupted, stop_requested
 from src.labels import Labels
 from src.lr_schedule import get_lr
 from src.run_log import open_run_log
+from src.sample_check import SamplePolicy
 from src.shapes import declare_dynamic_time, padded_widths
+from src.step_guard import NonFiniteGuard
 from src.train_step import TrainStep, build_optimizer
 
 
@@ -50,12 +54,15 @@ def restore(train_step: TrainStep, path: str, model_cfg, steps_per_epoch: int) -
     run can be resumed with more epochs.
     """
     state = load_param_dict(path)
-    hidden, layers = infer_model_shape(state)
+    hidden, layers = infer_model_shape(state, path)
+    mismatch = describe_mismatch(train_step, state, ignore=("learning_rate",))
     if (hidden, layers) != (int(model_cfg.hidden_size), int(model_cfg.hidden_layers)):
         raise ValueError(f"{path} holds a {layers} x {hidden} model, the config says "
-                         f"{model_cfg.hidden_layers} x {model_cfg.hidden_size}")
+                         f"{model_cfg.hidden_layers} x {model_cfg.hidden_size} ({mismatch})")
     if has_rnn_batch_norm(state) != bool(model_cfg.rnn_batch_norm):
         raise ValueError(f"{path}: rnn_batch_norm differs from the config ({model_cfg.rnn_batch_norm})")
+    if mismatch:  # e.g. another labels.json, or a network-only file (fine-tune with --pre_trained_model_path)
+        raise CheckpointError(f"{path} cannot be resumed with this config ({mismatch})")
     state.pop("learning_rate", None)
     ms.load_param_into_net(train_step, state)
     meta = read_meta(state)
@@ -78,13 +85,16 @@ def train(cfg, opts: TrainOptions) -> dict:
 
     labels = Labels.load(data_cfg.labels_path)
     params = SpectParams.from_config(data_cfg.SpectConfig)
-    utts, report = load_utterances(data_cfg.train_manifest, labels, params, float(data_cfg.max_duration))
+    policy = SamplePolicy.from_config(data_cfg, max_duration=float(data_cfg.max_duration),
+                                      max_label_length=int(data_cfg.label_pad_length))
+    utts, report = load_utterances(data_cfg.train_manifest, labels, params, policy=policy)
     log(report.summary())
     if not utts:
         raise ValueError(f"{data_cfg.train_manifest}: no usable training utterances")
     val_utts = []
     if data_cfg.val_manifest:
-        val_utts, val_report = load_utterances(data_cfg.val_manifest, labels, params)
+        val_utts, val_report = load_utterances(data_cfg.val_manifest, labels, params,
+                                               policy=SamplePolicy.from_config(data_cfg))
         log(val_report.summary())
     label_pad = int(data_cfg.label_pad_length) or max(len(u.ids) for u in utts)
     augment = AugmentParams.from_config(data_cfg.AugmentationConfig)
@@ -129,6 +139,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                unit="step", dynamic_ncols=True)
     log_interval = max(int(cfg.TrainingConfig.log_interval), 1)
     every = int(ckpt_cfg.save_checkpoint_steps)
+    guard = NonFiniteGuard(int(cfg.TrainingConfig.max_nonfinite_steps), train_step)
     run_log = open_run_log(cfg, lr, batch_size * opts.group_size, done, resume or "", log) if is_main else None
 
     def save(epoch: int, step: int) -> None:
@@ -153,8 +164,10 @@ def train(cfg, opts: TrainOptions) -> dict:
             run_log.begin_epoch((epoch - 1) * steps_per_epoch + skip)
         for step, (inputs, lengths, label_ids, weights) in enumerate(dataset.create_tuple_iterator(num_epochs=1),
                                                                      skip + 1):
+            guard.before_step()
             loss, grad_norm = train_step(inputs, lengths, label_ids, weights)
             bar.update(1)
+            guard.update(float(loss.asnumpy()), float(grad_norm.asnumpy()), f"epoch {epoch} step {step}")
             if step % log_interval == 0 or step == steps_per_epoch:
                 last_loss = float(loss.asnumpy())
                 epoch_losses.append(last_loss)
@@ -164,12 +177,20 @@ def train(cfg, opts: TrainOptions) -> dict:
                     run_log.train(epoch, (epoch - 1) * steps_per_epoch + step, last_loss, float(grad_norm.asnumpy()))
             if every and step % every == 0 and step != steps_per_epoch:
                 save(epoch, step)
+            if stop_requested():  # SIGINT/SIGTERM: keep this step's work, then exit (src/interrupt.py)
+                save(epoch, step)
+                raise TrainingInterrupted(stop_requested(), saved[-1] if saved else "")
+            if guard.diverged:  # too many non-finite steps in a row: keep the last good state, then stop
+                save(epoch, step)
+                raise guard.error(saved[-1] if saved else "")
         elapsed = time.time() - epoch_start
         if is_main:
             rate = (steps_per_epoch - skip) / max(elapsed, 1e-9)
             eta = (epochs - epoch) * steps_per_epoch / max(rate, 1e-9)
             log(f"epoch {epoch} done in {elapsed:.1f} s ({rate:.2f} steps/s, "
                 f"{rate * batch_size * opts.group_size:.1f} utterances/s); ETA {eta / 60:.1f} min")
+            if guard.skipped:
+                log(f"{guard.skipped} steps skipped so far: non-finite loss or gradient, update not applied")
         save(epoch, steps_per_epoch)
         if val_utts and is_main:
             outcome = evaluate(predictor, val_utts, labels, params, batch_size, int(data_cfg.num_workers),

@@ -128,3 +128,73 @@ def run_script(script, *args, check=True, timeout=120):
     if check:
         assert proc.returncode == 0, f"{script} {args} exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr}"
     return proc
+
+
+# What src/sample_check.py says about each entry of bad_manifest(): (file stem, reason in the report)
+BAD_ENTRIES = [
+    ("nope", "audio file missing"),
+    ("notxt", "transcript file missing"),
+    ("random", "unreadable or corrupt audio"),
+    ("zero", "empty audio"),
+    ("hdronly", "empty audio"),
+    ("emptytxt", "empty transcript"),
+    ("cjk", "empty transcript"),
+    ("latin1", "unreadable transcript"),
+    ("toolongtxt", "transcript too long for its audio (cannot be aligned by CTC)"),
+    ("long", "longer than max_duration 10 s"),
+    ("manylabels", "more labels than label_pad_length 12"),
+    ("just one field", "malformed manifest line"),
+    ("outside", "path outside the manifest's root"),
+]
+
+
+def bad_manifest(folder, good=4):
+    """A CSV manifest of ``good`` real 16 kHz FSDD clips plus one entry per kind of bad input.
+
+    Also kept, with a note: an 8 kHz clip (resampled), a stereo clip (downmixed), a transcript
+    with '!' (removed) and a clip of NaN samples (only a full decode finds it; training gives
+    its row weight 0). Use with ``--max_duration 10 --label_pad_length 12``.
+    """
+    import numpy as np
+
+    os.makedirs(folder, exist_ok=True)
+    rows = open(fsdd_manifest(os.path.join(folder, "good"), per_digit=1)).read().split()[:good]
+    clip = rows[0].split(",")[0]
+    audio, _ = soundfile.read(clip, dtype="float32")
+
+    def put(name, text="seven", raw=None, samples=None, rate=16000):
+        wav, txt = os.path.join(folder, name + ".wav"), os.path.join(folder, name + ".txt")
+        if raw is not None:
+            with open(wav, "wb") as fh:
+                fh.write(raw)
+        if samples is not None:
+            soundfile.write(wav, samples, rate, subtype="FLOAT")
+        if text is not None:
+            with open(txt, "wb") as fh:
+                fh.write(text if isinstance(text, bytes) else text.encode())
+        return f"{wav},{txt}"
+
+    wav_bytes = open(clip, "rb").read()
+    lines = rows + [
+        f"{folder}/nope.wav,{folder}/nope.txt",
+        put("notxt", text=None, samples=audio),
+        put("random", raw=np.random.default_rng(0).bytes(3000)),
+        put("zero", raw=b""),
+        put("hdronly", raw=wav_bytes[:44]),
+        put("emptytxt", text="  \n", samples=audio),
+        put("cjk", text="\u4e03", samples=audio),
+        put("latin1", text="z\xe9ro".encode("latin-1"), samples=audio),
+        put("toolongtxt", text="far too long a transcript for a spoken digit " * 4, samples=audio),
+        put("long", text="one", samples=np.random.default_rng(1).standard_normal(16000 * 11).astype(np.float32) * .05),
+        put("manylabels", text="zero zero zero", samples=audio),
+        "just one field",
+        "../outside.wav,../outside.txt",
+        put("rate8k", text="seven", raw=open(os.path.join(FSDD, "7_jackson_0.wav"), "rb").read()),
+        put("stereo", text="seven", samples=np.stack([audio, audio], 1)),
+        put("chars", text="seven!", samples=audio),
+        put("nan", text="one", samples=np.full(8000, np.nan, np.float32)),
+    ]
+    path = os.path.join(folder, "bad.csv")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path

@@ -50,3 +50,29 @@ def test_prune_keeps_the_newest(tmp_path):
         save_checkpoint(net, str(tmp_path / checkpoint_name("DS", epoch, step)))
     prune_checkpoints(str(tmp_path), "DS", 2)
     assert [(e, s) for e, s, _ in list_checkpoints(str(tmp_path), "DS")] == [(2, 5), (10, 5)]
+
+
+def test_disk_full_keeps_the_previous_checkpoint_and_leaves_no_partial_file(tmp_path):
+    import resource
+    import signal
+
+    net = DeepSpeechModel(hidden_size=8, hidden_layers=1)
+    first = save_checkpoint(net, str(tmp_path / "DS-1_1.ckpt"))
+    before = open(first, "rb").read()
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, limits[1]))  # files stop growing half-way: EFBIG
+    try:
+        with pytest.raises(CheckpointError, match=r"could not write checkpoint .*DS-1_2\.ckpt \(File too large\); "
+                                                  r"the checkpoints already in .* are untouched"):
+            save_checkpoint(net, str(tmp_path / "DS-1_2.ckpt"))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert os.listdir(tmp_path) == ["DS-1_1.ckpt"] and open(first, "rb").read() == before
+
+
+def test_empty_checkpoint_is_named(tmp_path):
+    (tmp_path / "e.ckpt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"e\.ckpt: the checkpoint file is empty"):
+        load_param_dict(str(tmp_path / "e.ckpt"))
