@@ -61,6 +61,9 @@ def _window(name: str, n_fft: int) -> np.ndarray:
         raise ValueError(f"SpectConfig.window {name!r} is not a window SciPy knows ({err})") from None
 
 
+_WARNED_RATES = set()  # warn once per rate and process; the data report counts the files
+
+
 def load_audio(path: str, sample_rate: int = 16000) -> np.ndarray:
     """Mono float32 samples at ``sample_rate``; other rates are resampled with a warning."""
     try:
@@ -71,7 +74,10 @@ def load_audio(path: str, sample_rate: int = 16000) -> np.ndarray:
     if samples.size == 0:
         raise AudioError(f"{path}: the audio is empty")
     if rate != sample_rate:
-        warnings.warn(f"{path}: {rate} Hz resampled to {sample_rate} Hz", stacklevel=2)
+        if rate not in _WARNED_RATES:
+            _WARNED_RATES.add(rate)
+            warnings.warn(f"{path}: {rate} Hz resampled to {sample_rate} Hz (other {rate} Hz files are resampled "
+                          "without a warning)", stacklevel=2)
         g = math.gcd(rate, sample_rate)
         samples = resample_poly(samples, sample_rate // g, rate // g).astype(np.float32)
     return np.ascontiguousarray(samples, dtype=np.float32)
