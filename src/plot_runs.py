@@ -122,7 +122,8 @@ def draw_validation(ax: Axes, runs: Sequence[Run], smooth: Optional[float]) -> N
 
 def draw_throughput(ax: Axes, runs: Sequence[Run], smooth: Optional[float]) -> None:
     for color, run in _colored(runs):
-        ax.plot(*_xy(run.train, "step", "samples_per_s"), color=color, marker=".", label=run.label)
+        steps, rates = _xy(run.train, "step", "samples_per_s")
+        ax.plot(steps, rates, color=color, marker="." if len(steps) <= 60 else None, label=run.label)
     _finish(ax, "Throughput (first point of a start includes compilation)", "utterances / s (log scale)", log=True)
 
 
