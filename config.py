@@ -5,7 +5,13 @@ finds what they know. Keys marked *new* go beyond the zoo; nothing of the zoo's 
 Every key can be overridden on the command line (``--batch_size 8`` or
 ``--DataConfig.batch_size 8``); see ``src/config_args.py``. Unknown keys are an error.
 """
+import os
+
 from easydict import EasyDict as ed
+
+# The zoo's default "labels.json" meant the one beside the code; made absolute so that runs from
+# another folder (msrun workers, launchers) find it too.
+LABELS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels.json")
 
 # Named model sizes (new): (hidden_size, hidden_layers). "full" is the model zoo's 86.6 M network;
 # the smaller ones make CPU training practical.
@@ -47,8 +53,9 @@ train_config = ed({
         "train_manifest": "data/libri_train_manifest.csv",
         "val_manifest": "",  # new in effect (commented out in the zoo): validated each epoch when set
         "batch_size": 20,
-        "labels_path": "labels.json",
+        "labels_path": LABELS_PATH,
         "num_workers": 2,  # new: feature-extraction worker processes
+        "feature_cache_dir": "",  # new: keep clean spectrograms here across epochs/runs (src/feature_cache.py); "" = off
         "max_duration": 0.0,  # new: drop training utterances longer than this (s); 0 = keep all
         "pad_multiple": 64,  # new: pad time to a multiple of this many frames (few graph shapes)
         "max_static_shapes": 8,  # new: more padded widths than this -> dynamic time axis (memory)
@@ -108,7 +115,7 @@ eval_config = ed({
     "DataConfig": {
         "test_manifest": "data/libri_test_clean_manifest.csv",
         "batch_size": 20,
-        "labels_path": "labels.json",
+        "labels_path": LABELS_PATH,
         "num_workers": 2,
         "pad_multiple": 64,
         "max_static_shapes": 8,

@@ -19,11 +19,11 @@ def main(argv=None) -> int:
     add_device_args(parser)
     args, cfg = parse_with_config(parser, config.train_config, argv)
 
+    from src.distributed import init_distributed, local_device_id
     from src.trainer import TrainOptions, train
-    setup_device(args.device_target, args.device_id)
+    setup_device(args.device_target, local_device_id(args.device_id) if args.is_distributed else args.device_id)
     opts = TrainOptions(args.pre_trained_model_path, args.resume)
     if args.is_distributed:
-        from src.distributed import init_distributed
         opts.rank, opts.group_size = init_distributed()
     from src.interrupt import stop_on_signals
     with stop_on_signals():  # Ctrl-C / SIGTERM: save a checkpoint, exit 130 / 143

@@ -5,12 +5,12 @@
 # speaker, clean and mixed at 10 dB SNR with noise training never saw (other coloured-noise
 # recordings + babble of LibriSpeech talkers).
 # Usage: bash benchmarks/augment_fsdd.sh [OUTPUT_DIR] [TEST_SPEAKER]  (defaults: bench_output/augment george)
-# AUG_EPOCHS (default 12) sets the budget of each run.
+# AUG_EPOCHS (default 6) sets the budget of each run.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 OUT=$(get_real_path "${1:-bench_output/augment}")
 SPEAKER=${2:-george}
-EPOCHS=${AUG_EPOCHS:-12}
+EPOCHS=${AUG_EPOCHS:-6}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
 python -m src.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --test_speaker "$SPEAKER"
@@ -21,7 +21,7 @@ python -m src.noise mix --manifest "$TEST" --noise_dir "$OUT/noise_test" --snr 1
 NOISY="$OUT/test_snr10/fsdd_test_manifest_snr10.csv"
 COMMON=(--train_manifest "$TRAIN" --model_size small --epochs "$EPOCHS" --batch_size 16 --learning_rate 2e-3
         --lr_schedule cosine --warmup_steps 100 --pad_multiple 16 --activation hardtanh --rnn_batch_norm true
-        --keep_checkpoint_max 1 --log_interval 50 --seed 1)
+        --max_static_shapes 12 --keep_checkpoint_max 1 --log_interval 50 --seed 1)
 AUG=(--speed_volume_perturb true --spec_augment true --noise_dir "$OUT/noise_train" --noise_prob 0.5
      --noise_min 0.0 --noise_max 0.5)
 for run in plain augmented; do

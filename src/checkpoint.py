@@ -141,3 +141,18 @@ def load_network_params(net: nn.Cell, param_dict: Dict, path: str = "checkpoint"
     if detail:
         raise CheckpointError(f"{path} does not fit this network ({detail})")
     ms.load_param_into_net(net, {p.name: params[p.name] for p in net.get_parameters()}, strict_load=True)
+
+
+def parameter_digest(net: nn.Cell) -> str:
+    """A short hash of the trainable parameters' bytes, in name order.
+
+    Data-parallel ranks print it at the end: equal digests mean the replicas stayed in sync.
+    Batch-norm running statistics are left out: each rank keeps its own (rank 0's are saved).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for param in sorted(net.trainable_params(), key=lambda p: p.name):
+        digest.update(param.name.encode())
+        digest.update(param.asnumpy().tobytes())
+    return digest.hexdigest()[:16]

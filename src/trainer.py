@@ -17,11 +17,13 @@ from tqdm import tqdm
 
 from src.augment import AugmentParams
 from src.checkpoint import (CheckpointError, checkpoint_name, describe_mismatch, has_rnn_batch_norm,
-                            infer_model_shape, latest_checkpoint, load_network_params, load_param_dict,
-                            prune_checkpoints, read_meta, save_checkpoint)
+                            infer_model_shape, latest_checkpoint,
+                            load_network_params, load_param_dict, parameter_digest, prune_checkpoints, read_meta,
+                            save_checkpoint)
 from src.dataset import BatchSource, create_dataset, load_utterances, make_batches
 from src.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, count_parameters
 from src.evaluate import evaluate
+from src.feature_cache import FeatureCache
 from src.features import SpectParams
 from src.interrupt import TrainingInterrupted, stop_requested
 from src.labels import Labels
@@ -45,6 +47,15 @@ class TrainOptions:
 def log(message: str) -> None:
     tqdm.write(message, file=sys.stdout)
     sys.stdout.flush()
+
+
+def record_seen(rank: int, epoch: int, wav_paths) -> None:
+    """With DS2_RECORD_SEEN=<dir>, append what this rank trained on, per epoch (to check sharding)."""
+    folder = os.environ.get("DS2_RECORD_SEEN")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"seen-rank{rank}.txt"), "a", encoding="utf-8") as fh:
+            fh.writelines(f"{epoch}\t{path}\n" for path in wav_paths)
 
 
 def restore(train_step: TrainStep, path: str, model_cfg, steps_per_epoch: int) -> Tuple[int, int]:
@@ -80,6 +91,9 @@ def train(cfg, opts: TrainOptions) -> dict:
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs ({epochs}) and batch_size ({batch_size}) must be >= 1")
     seed = int(cfg.TrainingConfig.seed)
+    # The same seed on every rank, so data-parallel replicas start from identical parameters;
+    # the data's randomness (augmentation) is keyed by (seed, epoch, utterance), so it differs per
+    # utterance whichever rank reads it, and does not change with the number of ranks.
     ms.set_seed(seed)
     np.random.seed(seed)
 
@@ -107,6 +121,10 @@ def train(cfg, opts: TrainOptions) -> dict:
     network = build_model(cfg.ModelConfig, len(labels))
     log(f"model: {cfg.ModelConfig.hidden_layers} x BiLSTM-{cfg.ModelConfig.hidden_size}, "
         f"{count_parameters(network):,} trainable parameters")
+    if opts.group_size > 1:
+        log(f"rank {opts.rank}: initial parameter digest {parameter_digest(network)}")
+        log(f"data parallel: rank {opts.rank} of {opts.group_size}, batch {batch_size} per rank, "
+            f"effective batch {batch_size * opts.group_size}, {steps_per_epoch} steps per epoch")
     if opts.pre_trained_model_path:
         load_network_params(network, load_param_dict(opts.pre_trained_model_path), opts.pre_trained_model_path)
         log(f"initialised from {opts.pre_trained_model_path}")
@@ -151,12 +169,14 @@ def train(cfg, opts: TrainOptions) -> dict:
         prune_checkpoints(ckpt_dir, prefix, int(ckpt_cfg.keep_checkpoint_max))
         saved.append(path)
 
+    feature_cache = FeatureCache(data_cfg.feature_cache_dir, params) if data_cfg.get("feature_cache_dir") else None
     for epoch in range(start_epoch, epochs + 1):
         batches = make_batches(utts, batch_size, shuffle=True, seed=seed, epoch=epoch,
                                rank=opts.rank, group_size=opts.group_size, bucket_pool=pool)
         skip = start_step if epoch == start_epoch else 0
         source = BatchSource(utts, batches[skip:], params, labels.blank, batch_size, label_pad,
-                             int(data_cfg.pad_multiple), augment=augment, seed=seed, epoch=epoch, index_offset=skip)
+                             int(data_cfg.pad_multiple), feature_fn=feature_cache, augment=augment, seed=seed,
+                             epoch=epoch)
         dataset = create_dataset(source, int(data_cfg.num_workers))
         train_step.set_train(True)
         epoch_start, epoch_losses = time.time(), []
@@ -184,6 +204,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                 save(epoch, step)
                 raise guard.error(saved[-1] if saved else "")
         elapsed = time.time() - epoch_start
+        record_seen(opts.rank, epoch, [utts[i].wav_path for members in batches[skip:] for i in members])
         if is_main:
             rate = (steps_per_epoch - skip) / max(elapsed, 1e-9)
             eta = (epochs - epoch) * steps_per_epoch / max(rate, 1e-9)
@@ -208,5 +229,6 @@ def train(cfg, opts: TrainOptions) -> dict:
     bar.close()
     if run_log:
         run_log.close()
+    log(f"rank {opts.rank}: parameter digest {parameter_digest(network)}")  # equal on every rank when in sync
     return {"last_loss": last_loss, "best_wer": best_wer, "checkpoints": saved,
             "steps_per_epoch": steps_per_epoch}

@@ -1,7 +1,7 @@
 import numpy as np
 import soundfile as sf
 
-from src.dataset import BatchSource, load_utterances, make_batches, required_frames
+from src.dataset import BatchSource, load_utterances, make_batches, rank_slice, required_frames
 from src.features import SpectParams
 from src.labels import Labels
 from tests.helpers import fsdd_manifest
@@ -80,4 +80,18 @@ def test_shards_cover_the_epoch_without_starving_a_rank(tmp_path):
     shards = [make_batches(utts, 4, seed=5, epoch=1, rank=r, group_size=3) for r in range(3)]
     assert len({len(s) for s in shards}) == 1
     seen = [i for s in shards for b in s for i in b]
-    assert set(seen) == set(range(len(utts)))
+    assert sorted(seen) == list(range(len(utts)))  # once each: no duplicates, no gaps
+    # step k of the three ranks together is step k of one process with the tripled batch
+    merged = make_batches(utts, 12, seed=5, epoch=1)
+    assert [sum((s[k] for s in shards), []) for k in range(len(merged))] == merged
+
+
+def test_rank_slices_of_a_short_batch_are_even():
+    assert [rank_slice(list(range(5)), r, 3) for r in range(3)] == [[0, 1], [2, 3], [4]]
+    assert [rank_slice([7], r, 2) for r in range(2)] == [[7], []]
+
+
+def test_an_empty_rank_slice_is_all_filler(tmp_path):
+    utts, _ = load_utterances(fsdd_manifest(str(tmp_path), per_digit=1), LABELS, SpectParams())
+    inputs, lengths, labels, weights = BatchSource(utts, [[]], SpectParams(), LABELS.blank, 2)[0]
+    assert inputs.shape[0] == 2 and not weights.any()
