@@ -30,6 +30,7 @@ def save_checkpoint(cell: nn.Cell, path: str, meta: Optional[Dict] = None) -> st
     """Save ``cell``'s parameters (and ``meta`` ints/strings) to ``path`` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    remove_stale_partials(folder)
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
     # MindSpore itself writes "<name>.tmp" first and renames it to "<name>.ckpt"; both are ours to clean
     partials = (tmp, os.path.splitext(tmp)[0] + ".tmp")
@@ -46,6 +47,20 @@ def save_checkpoint(cell: nn.Cell, path: str, meta: Optional[Dict] = None) -> st
                                   f"the checkpoints already in {folder} are untouched") from None
         raise
     return path
+
+
+def remove_stale_partials(folder: str) -> None:
+    """Delete the temporary files of saves whose process died mid-write (SIGKILL, power loss)."""
+    for partial in glob.glob(os.path.join(glob.escape(folder), ".tmp-*-*")):
+        pid = os.path.basename(partial).split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            os.remove(partial)
+        except PermissionError:
+            pass  # a live process of another user
 
 
 def list_checkpoints(folder: str, prefix: str):

@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -76,3 +77,17 @@ def test_empty_checkpoint_is_named(tmp_path):
     (tmp_path / "e.ckpt").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"e\.ckpt: the checkpoint file is empty"):
         load_param_dict(str(tmp_path / "e.ckpt"))
+
+
+def test_partial_files_of_dead_processes_are_removed_on_the_next_save(tmp_path):
+    dead = _dead_pid()
+    for name in (f".tmp-{dead}-DS-1_1.ckpt", f".tmp-{dead}-DS-1_1.tmp", f".tmp-{os.getppid()}-DS-1_2.ckpt"):
+        (tmp_path / name).write_bytes(b"partial")
+    save_checkpoint(DeepSpeechModel(hidden_size=4, hidden_layers=1), str(tmp_path / "DS-1_3.ckpt"))
+    assert sorted(os.listdir(tmp_path)) == [f".tmp-{os.getppid()}-DS-1_2.ckpt", "DS-1_3.ckpt"]  # the live one stays
+
+
+def _dead_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
