@@ -4,7 +4,8 @@ import os
 import matplotlib.image
 import pytest
 
-from src.plot_runs import auto_weight, plot_runs, run_labels, smoothed
+from src.errors import run_main
+from src.plot_runs import auto_weight, main, plot_runs, run_labels, smoothed
 from src.run_log import read_records
 from tests.helpers import fsdd_manifest
 from tests.test_entry_points import TINY, run
@@ -69,11 +70,13 @@ def test_labels_are_short_and_distinct():
     assert run_labels(["/p/a/b", "/q/a/b"]) == ["p/a/b", "q/a/b"]
 
 
-def test_command_writes_files_and_names_a_bad_folder(two_runs, tmp_path):
+def test_command_writes_files_and_names_a_bad_folder(two_runs, tmp_path, capsys):
     folder, dirs = two_runs
     ok = run("-m", "src.plot_runs", dirs[0], "--out", str(tmp_path / "p"), "--labels", "mine")
     assert os.path.isfile(tmp_path / "p" / "loss.png") and "overview.png" in ok.stdout
-    bad = run("-m", "src.plot_runs", str(folder), "--out", str(tmp_path / "q"), check=False)
-    assert bad.returncode == 2 and "not a run folder (no metrics.jsonl)" in bad.stderr
-    count = run("-m", "src.plot_runs", *dirs, "--out", str(tmp_path / "q"), "--labels", "one", check=False)
-    assert count.returncode == 2 and "--labels gives 1 names for 2 run folders" in count.stderr
+    for args, message in (([str(folder)], "not a run folder (no metrics.jsonl)"),
+                          ([*dirs, "--labels", "one"], "--labels gives 1 names for 2 run folders"),
+                          ([dirs[0], "--smooth", "1"], "--smooth 1.0: must be in [0, 1)")):
+        assert run_main(lambda: main([*args, "--out", str(tmp_path / "q")])) == 2
+        assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "q" / "loss.png")
