@@ -109,6 +109,8 @@ class RunLog:
                  start_step: int = 0, resumed_from: str = "", tensorboard: bool = False,
                  argv: Optional[Sequence[str]] = None, printer=print):
         self.run_dir, self.lr, self.samples_per_step = run_dir, lr, samples_per_step
+        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+            raise ValueError(f"--run_dir {run_dir}: exists and is not a folder")
         os.makedirs(run_dir, exist_ok=True)
         path = os.path.join(run_dir, METRICS)
         if resumed_from and os.path.exists(path):

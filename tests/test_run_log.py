@@ -71,6 +71,8 @@ def test_a_fresh_start_moves_the_earlier_run_aside_and_a_resume_cuts_it(tmp_path
     assert [r["step"] for r in read_records(previous + "/metrics.jsonl")] == [1, 2, 3]
     assert read_records(str(tmp_path / "metrics.jsonl")) == []
     assert len(json.load(open(tmp_path / "run.json"))["starts"]) == 1
+    with pytest.raises(ValueError, match="metrics.jsonl: exists and is not a folder"):
+        new_log(tmp_path / "metrics.jsonl")
 
 
 @pytest.fixture(scope="module")
