@@ -117,6 +117,8 @@ def draw_validation(ax: Axes, runs: Sequence[Run], smooth: Optional[float]) -> N
     if not any(run.val for run in runs):
         ax.text(0.5, 0.5, "no validation records\n(train with --val_manifest)", ha="center", va="center",
                 transform=ax.transAxes, color="grey")
+        ax.set_xticks([])  # no data: tick numbers around 0 would only mislead
+        ax.set_yticks([])
     _finish(ax, "Validation error rates", "error rate (%)", xlabel="epoch")
 
 
