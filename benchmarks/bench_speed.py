@@ -8,11 +8,13 @@ train-clean-100 epoch.
 
 Usage (from the project root; PyTorch from requirements-bench.txt):
     .venv/bin/python benchmarks/bench_speed.py            # full + small model, train + inference
+    .venv/bin/python benchmarks/bench_speed.py --torch_padded --steps 3 --warmup 1   # the README's table
     .venv/bin/python benchmarks/bench_speed.py --quick    # fewer steps
     .venv/bin/python benchmarks/bench_speed.py --cases small --steps 3 --feature_cache_dir /tmp/fc
 """
 import argparse
 import copy
+import gc
 import os
 import resource
 import statistics
@@ -118,6 +120,22 @@ class TorchDeepSpeech(torch.nn.Module):
                 x, _ = lstm(x)
             x = x[..., :self.hidden] + x[..., self.hidden:]
         return self.fc(x), out_lengths
+
+
+def copy_parameters(ours, theirs: TorchDeepSpeech) -> None:
+    """Give the PyTorch network our parameters (zoo names -> PyTorch names), to check both compute the same."""
+    renames = {".gamma": ".weight", ".beta": ".bias", ".moving_mean": ".running_mean",
+               ".moving_variance": ".running_var", "RNN.": "", "fc.module.": "fc.", ".module.": "."}
+    state = {}
+    for param in ours.get_parameters():
+        name = param.name
+        for old, new in renames.items():
+            name = name.replace(old, new)
+        state[name] = torch.from_numpy(param.asnumpy().copy())
+    missing = set(theirs.state_dict()) - set(state) - {k for k in theirs.state_dict() if "num_batches" in k}
+    if missing:
+        raise KeyError(f"no MindSpore parameter for {sorted(missing)}")
+    theirs.load_state_dict(state, strict=False)
 
 
 # ----------------------------------------------------------------------------- one case, both sides
@@ -325,6 +343,8 @@ def main(argv=None) -> None:
                 train_medians[name] = medians
             detail = "; ".join(f"{k} {[round(v, 2) for v in vs]}" for k, vs in times.items())
             print(f"{label}: first call incl. compile {compile_s:.1f} s; {detail}; {rss_gb()}", flush=True)
+        del ours, theirs
+        gc.collect()  # the next case's graphs need the memory (the full model's training graph holds ~8 GB)
     others = list(torch_variants)
     print("\n| case | ours (s) | " + " | ".join(f"{k} (s) | ours / {k}" for k in others) + " |")
     print("| --- | --- |" + " --- | --- |" * len(others))
