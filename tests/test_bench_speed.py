@@ -15,9 +15,14 @@ from mindspore import Tensor  # noqa: E402
 from src.deepspeech2 import DeepSpeechModel  # noqa: E402
 
 
+@pytest.fixture(scope="module", autouse=True)
+def graph_mode():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_device("CPU")
+
+
 @pytest.mark.parametrize("activation,rnn_batch_norm", [("tanh", False), ("hardtanh", True)])
 def test_pytorch_network_equals_ours_with_our_parameters(activation, rnn_batch_norm):
-    ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(5)
     ours = DeepSpeechModel(hidden_size=12, hidden_layers=2, activation=activation, rnn_batch_norm=rnn_batch_norm)
     rng = np.random.default_rng(0)
