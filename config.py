@@ -56,7 +56,6 @@ train_config = ed({
         "labels_path": LABELS_PATH,
         "num_workers": 2,  # new: feature-extraction worker processes
         "feature_cache_dir": "",  # new: keep clean spectrograms here across epochs/runs (src/feature_cache.py); "" = off
-        "feature_cache_dir": "",  # new: keep clean spectrograms here across epochs/runs (src/feature_cache.py); "" = off
         "max_duration": 0.0,  # new: drop training utterances longer than this (s); 0 = keep all
         "pad_multiple": 64,  # new: pad time to a multiple of this many frames (few graph shapes)
         "max_static_shapes": 8,  # new: more padded widths than this -> dynamic time axis (memory)
