@@ -39,11 +39,13 @@ import torch.nn.functional as F  # noqa: E402
 from mindspore import Tensor  # noqa: E402
 
 import config  # noqa: E402
+from src.augment import AugmentParams  # noqa: E402
 from src.config_args import apply_model_size, apply_overrides  # noqa: E402
 from src.dataset import BatchSource, create_dataset  # noqa: E402
 from src.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, conv_output_bins  # noqa: E402
 from src.features import SpectParams  # noqa: E402
 from src.labels import Labels  # noqa: E402
+from src.noise import make_noise_dir  # noqa: E402
 from src.sample_check import Utterance  # noqa: E402
 from src.train_step import TrainStep, build_optimizer  # noqa: E402
 
@@ -262,7 +264,8 @@ def librispeech_sample(labels: Labels, params: SpectParams) -> List[Utterance]:
     return utts
 
 
-def pipeline_throughput(batch_size: int, workers: int, passes: int, feature_fn=None) -> Dict[str, float]:
+def pipeline_throughput(batch_size: int, workers: int, passes: int, feature_fn=None,
+                        augment: AugmentParams = AugmentParams()) -> Dict[str, float]:
     """Utterances/s and audio seconds/s of load + features + padding through the real data pipeline."""
     labels = Labels.load(config.LABELS_PATH)
     params = SpectParams()
@@ -272,7 +275,8 @@ def pipeline_throughput(batch_size: int, workers: int, passes: int, feature_fn=N
     audio_seconds = sum(u.frames for u in utts) * params.hop / params.sample_rate
     rates = []
     for _ in range(passes):
-        source = BatchSource(utts, batches, params, labels.blank, batch_size, 0, 64, feature_fn=feature_fn)
+        source = BatchSource(utts, batches, params, labels.blank, batch_size, 0, 64, feature_fn=feature_fn,
+                             augment=augment, epoch=len(rates))
         dataset = create_dataset(source, workers)
         start = time.perf_counter()
         for _ in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True):
@@ -381,6 +385,13 @@ def report_pipeline(args, train_medians) -> None:
         print(f"  with the feature cache (DataConfig.feature_cache_dir, warm): {cached['utts_per_s']:.1f} "
               f"utterances/s = {cached['audio_s_per_s']:.0f} s of audio per s -> "
               f"{cached['audio_s_per_s'] / need:.1f}x", flush=True)
+        with tempfile.TemporaryDirectory() as noise_dir:
+            make_noise_dir(noise_dir, seconds=20.0)
+            augment = AugmentParams(speed_volume_perturb=True, spec_augment=True, noise_dir=noise_dir, noise_prob=0.5)
+            augmented = pipeline_throughput(case.batch_size, args.workers, 1, augment=augment)
+        print(f"  with augmentation (speed/gain, noise p 0.5, SpecAugment): {augmented['utts_per_s']:.1f} "
+              f"utterances/s = {augmented['audio_s_per_s']:.0f} s of audio per s -> "
+              f"{augmented['audio_s_per_s'] / need:.1f}x", flush=True)
 
 
 if __name__ == "__main__":
