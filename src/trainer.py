@@ -229,6 +229,7 @@ def train(cfg, opts: TrainOptions) -> dict:
     bar.close()
     if run_log:
         run_log.close()
-    log(f"rank {opts.rank}: parameter digest {parameter_digest(network)}")  # equal on every rank when in sync
+    if opts.group_size > 1:
+        log(f"rank {opts.rank}: parameter digest {parameter_digest(network)}")  # equal on every rank when in sync
     return {"last_loss": last_loss, "best_wer": best_wer, "checkpoints": saved,
             "steps_per_epoch": steps_per_epoch}
