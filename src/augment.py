@@ -15,16 +15,13 @@ resumed run and a data-parallel run see the same augmented data.
   spans of up to ``time_mask_ratio`` of the utterance, set to 0 (the normalised mean); the masks
   together never cover half of either axis.
 """
-import glob
-import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Tuple
 
 import numpy as np
 
 from src.features import load_audio
-from src.noise import add_noise, noise_segment
+from src.noise import add_noise, noise_files, noise_segment
 
 
 @dataclass(frozen=True)
@@ -62,12 +59,6 @@ class AugmentParams:
     @property
     def waveform(self) -> bool:
         return self.speed_volume_perturb or bool(self.noise_dir)
-
-
-@lru_cache(maxsize=4)
-def noise_files(folder: str) -> Tuple[str, ...]:
-    return tuple(sorted(glob.glob(os.path.join(folder, "**", "*.wav"), recursive=True) +
-                        glob.glob(os.path.join(folder, "**", "*.flac"), recursive=True)))
 
 
 @lru_cache(maxsize=64)

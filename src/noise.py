@@ -12,9 +12,11 @@ the speech's RMS, so a level of 0.316 is 10 dB SNR. Everything is seeded; files 
 a temporary name and renamed, and finished files are kept on a re-run.
 """
 import argparse
+import glob
 import math
 import os
-from typing import List, Optional, Sequence
+from functools import lru_cache
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import soundfile
@@ -25,6 +27,13 @@ from src.prep_common import PrepError, log, remove_quietly, run_cli, temp_path_f
 
 SAMPLE_RATE = 16000
 COLOURS = ("white", "pink", "brown")
+
+
+@lru_cache(maxsize=4)
+def noise_files(folder: str) -> Tuple[str, ...]:
+    """The .wav/.flac recordings below ``folder`` (a ``noise_dir``), sorted so draws are repeatable."""
+    return tuple(sorted(glob.glob(os.path.join(folder, "**", "*.wav"), recursive=True) +
+                        glob.glob(os.path.join(folder, "**", "*.flac"), recursive=True)))
 
 
 def snr_to_level(snr_db: float) -> float:
@@ -112,8 +121,6 @@ def make_noise_dir(target_dir: str, seconds: float = 60.0, seed: int = 0, colour
         if not os.path.exists(made[-1]):
             write_wav(made[-1], 0.1 * noise)
     if babble_manifest or babble_dir:
-        from src.augment import noise_files
-
         speech = ([e.wav_path for e in read_manifest(babble_manifest) if os.path.isfile(e.wav_path)]
                   if babble_manifest else list(noise_files(os.path.abspath(babble_dir))))
         for index in range(babble_files):
@@ -128,8 +135,6 @@ def make_noise_dir(target_dir: str, seconds: float = 60.0, seed: int = 0, colour
 def noisy_copy(manifest: str, noise_dir: str, snr_db: float, target_dir: str, seed: int = 0) -> str:
     """Every utterance of ``manifest`` mixed with a random stretch of a random noise file at exactly
     ``snr_db``; returns the new CSV manifest (transcripts are the originals)."""
-    from src.augment import noise_files
-
     entries = read_manifest(manifest)
     files = noise_files(os.path.abspath(noise_dir))
     if not files:

@@ -49,13 +49,13 @@ def log(message: str) -> None:
     sys.stdout.flush()
 
 
-def record_seen(rank: int, epoch: int, wav_paths) -> None:
+def record_seen(rank: int, epoch: int, utts, batches) -> None:
     """With DS2_RECORD_SEEN=<dir>, append what this rank trained on, per epoch (to check sharding)."""
     folder = os.environ.get("DS2_RECORD_SEEN")
     if folder:
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"seen-rank{rank}.txt"), "a", encoding="utf-8") as fh:
-            fh.writelines(f"{epoch}\t{path}\n" for path in wav_paths)
+            fh.writelines(f"{epoch}\t{utts[i].wav_path}\n" for members in batches for i in members)
 
 
 def restore(train_step: TrainStep, path: str, model_cfg, steps_per_epoch: int) -> Tuple[int, int]:
@@ -204,7 +204,7 @@ def train(cfg, opts: TrainOptions) -> dict:
                 save(epoch, step)
                 raise guard.error(saved[-1] if saved else "")
         elapsed = time.time() - epoch_start
-        record_seen(opts.rank, epoch, [utts[i].wav_path for members in batches[skip:] for i in members])
+        record_seen(opts.rank, epoch, utts, batches[skip:])
         if is_main:
             rate = (steps_per_epoch - skip) / max(elapsed, 1e-9)
             eta = (epochs - epoch) * steps_per_epoch / max(rate, 1e-9)
