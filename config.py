@@ -38,6 +38,9 @@ _MODEL = {
     "lookahead_context": 20,  # kept for compatibility: only the bidirectional model exists
     "activation": "tanh",  # new: tanh (model zoo) | hardtanh (deepspeech.pytorch, 0..20) | relu
     "rnn_batch_norm": False,  # new: BatchNorm between the LSTM layers (deepspeech.pytorch); not in the zoo
+    # new: how conv2 is computed. auto = through the DFT on CPU (2-3x faster there, same weights and
+    # outputs, src/dft_conv.py), nn.Conv2d on GPU/Ascend | direct | dft
+    "conv_impl": "auto",
 }
 
 train_config = ed({
@@ -81,6 +84,9 @@ train_config = ed({
             "noise_prob": 0.4,
             "noise_min": 0.0,
             "noise_max": 0.5,
+            "vtlp": False,  # new: vocal tract length perturbation (frequency-axis warp), for new speakers
+            "vtlp_min": 0.9,  # new: warp factor range
+            "vtlp_max": 1.1,  # new
         },
     },
     "ModelConfig": dict(_MODEL),

@@ -43,6 +43,8 @@ RULES: Dict[str, Rule] = {
     "DataConfig.SpectConfig.window_stride": _POSITIVE,
     "DataConfig.AugmentationConfig.speed_min": _POSITIVE,
     "DataConfig.AugmentationConfig.speed_max": _POSITIVE,
+    "DataConfig.AugmentationConfig.vtlp_min": _POSITIVE,
+    "DataConfig.AugmentationConfig.vtlp_max": _POSITIVE,
     "DataConfig.AugmentationConfig.freq_masks": _at_least(0),
     "DataConfig.AugmentationConfig.freq_mask_width": _at_least(0),
     "DataConfig.AugmentationConfig.time_masks": _at_least(0),
@@ -53,6 +55,7 @@ RULES: Dict[str, Rule] = {
     "ModelConfig.hidden_layers": _at_least(1),
     "ModelConfig.rnn_type": _choice("lstm"),
     "ModelConfig.activation": _choice("tanh", "hardtanh", "relu"),
+    "ModelConfig.conv_impl": _choice("auto", "direct", "dft"),
     "OptimConfig.optimizer": _choice("adam", "adamw", "sgd"),
     "OptimConfig.learning_rate": _POSITIVE,
     "OptimConfig.lr_schedule": _choice(*SCHEDULES),
@@ -74,6 +77,7 @@ RULES: Dict[str, Rule] = {
 # (low key, high key) pairs that bound a range
 RANGES = [("DataConfig.AugmentationConfig.speed_min", "DataConfig.AugmentationConfig.speed_max"),
           ("DataConfig.AugmentationConfig.gain_min", "DataConfig.AugmentationConfig.gain_max"),
+          ("DataConfig.AugmentationConfig.vtlp_min", "DataConfig.AugmentationConfig.vtlp_max"),
           ("DataConfig.AugmentationConfig.noise_min", "DataConfig.AugmentationConfig.noise_max")]
 
 

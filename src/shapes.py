@@ -12,6 +12,8 @@ from typing import Sequence
 import mindspore as ms
 from mindspore import Tensor, nn
 
+from src.dft_conv import use_direct_conv
+
 
 def padded_widths(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> int:
     """How many distinct padded widths batches of these lengths can have (an upper bound).
@@ -27,7 +29,11 @@ def padded_widths(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0
 
 
 def declare_dynamic_time(cell: nn.Cell, batch_size: int, n_bins: int, label_length: int = 0) -> None:
-    """Mark the time axis of ``cell``'s inputs (x, lengths[, labels, weights]) as dynamic."""
+    """Mark the time axis of ``cell``'s inputs (x, lengths[, labels, weights]) as dynamic.
+
+    DFT convolutions need static shapes, so they fall back to the direct kernel in such a graph.
+    """
+    use_direct_conv(cell)
     inputs = [Tensor(shape=[batch_size, 1, n_bins, None], dtype=ms.float32),
               Tensor(shape=[batch_size], dtype=ms.int32)]
     if label_length:

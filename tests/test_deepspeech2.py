@@ -6,7 +6,7 @@ import src  # noqa: F401
 import mindspore as ms
 from mindspore import Tensor, nn
 
-from src.deepspeech2 import BiLSTM, DeepSpeechModel, count_parameters, output_lengths
+from src.deepspeech2 import BiLSTM, DeepSpeechModel, NetWithLoss, count_parameters, output_lengths
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -94,3 +94,37 @@ def test_padding_does_not_change_an_utterance():
     padded = np.concatenate([feat, np.zeros((1, 1, 161, 24), np.float32)], axis=3)
     long, _ = net(Tensor(padded), Tensor(np.array([40], np.int32)))
     np.testing.assert_allclose(long.asnumpy()[:20], short.asnumpy(), atol=1e-5)
+
+
+def test_dft_and_direct_networks_are_the_same_map():
+    """conv_impl='dft' (the CPU default) and nn.Conv2d give the same outputs and gradients from one checkpoint."""
+    rng = np.random.default_rng(3)
+    nets = {impl: DeepSpeechModel(hidden_size=16, hidden_layers=1, conv_impl=impl) for impl in ("direct", "dft")}
+    assert type(nets["dft"].conv.conv2).__name__ == "DFTConv2d"
+    assert type(nets["direct"].conv.conv2) is nn.Conv2d
+    names = {impl: sorted(p.name for p in net.get_parameters()) for impl, net in nets.items()}
+    assert names["dft"] == names["direct"]
+    for param in nets["direct"].get_parameters():
+        value = rng.standard_normal(param.shape).astype(np.float32) * 0.1
+        param.set_data(Tensor(np.abs(value) + 0.5 if "variance" in param.name else value))
+    ms.load_param_into_net(nets["dft"], {p.name: p for p in nets["direct"].get_parameters()})
+    x = rng.standard_normal((3, 1, 161, 83)).astype(np.float32)
+    lengths = np.array([83, 60, 7], np.int32)
+    outputs = {}
+    for impl, net in nets.items():
+        net.set_train(False)
+        outputs[impl] = net(Tensor(x), Tensor(lengths))[0].asnumpy()
+        loss = NetWithLoss(net)
+        grads = ms.value_and_grad(loss, None, loss.trainable_params())
+        labels = Tensor(np.array([[1, 2, 3], [4, 5, 28], [6, 28, 28]], np.int32))
+        weights = Tensor(np.ones(3, np.float32))
+        outputs[impl + "_grads"] = [g.asnumpy() for g in grads(Tensor(x), Tensor(lengths), labels, weights)[1]]
+    scale = np.abs(outputs["direct"]).max()
+    np.testing.assert_allclose(outputs["dft"], outputs["direct"], atol=1e-5 * scale, rtol=0)
+    for got, want in zip(outputs["dft_grads"], outputs["direct_grads"]):
+        np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max() + 1e-7, rtol=1e-4)
+
+
+def test_unknown_conv_impl_is_an_error():
+    with pytest.raises(ValueError, match="conv_impl 'fft'"):
+        DeepSpeechModel(hidden_size=8, hidden_layers=1, conv_impl="fft")
