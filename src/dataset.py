@@ -15,7 +15,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from src.augment import AugmentParams, perturb_waveform, spec_augment
+from src.augment import AugmentParams, perturb_waveform, spec_augment, vtlp
 from src.deepspeech2 import output_lengths
 from src.features import AudioError, SpectParams, audio_features, load_audio, spectrogram
 from src.sample_check import LoadReport, Utterance, load_utterances, required_frames  # noqa: F401 (re-exported)
@@ -105,6 +105,8 @@ class BatchSource:
                 spec = None  # sped up too far for its transcript: use the clean audio
         if spec is None:
             spec = self.clean_features(utt)
+        if self.augment.vtlp:
+            spec = vtlp(spec, rng, self.augment)
         return spec_augment(spec, rng, self.augment) if self.augment.spec_augment else spec
 
     def usable_features(self, utt: Utterance, rng: np.random.Generator) -> Tuple[np.ndarray, bool]:

@@ -4,6 +4,12 @@
 ``<target>/fsdd_{train,test}/wav/<digit>_<speaker>_<index>.wav`` (16 kHz, via sox) plus a ``txt``
 holding the digit's English word. One speaker is held out for test, so the test score measures
 generalisation to an unseen voice rather than memorised recordings.
+
+With ``--add_tts N``, N synthetic digit utterances from the offline TTS corpus
+(``src/tts_corpus.py``, its training voices) are added to the training side: four real speakers
+are too few to generalise to a fifth, and many synthetic voices fill in the variety. They are
+passed through FSDD's 8 kHz rate (``rate 8000 rate 16000``) so their bandwidth matches the real
+recordings, and ``fsdd_tts_train_manifest.csv`` lists the real and synthetic training data.
 """
 import argparse
 import os
@@ -11,8 +17,11 @@ import re
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from src.prep_common import (PrepError, convert_pair, convert_split, log, pair_jobs, require_dir,
-                             require_tool, run_cli)
+from src.prep_common import (PrepError, atomic_write_text, convert_audio, convert_pair, convert_split, log, pair_jobs, read_manifest_pairs,
+                             require_dir, require_tool, run_cli, wav_duration, write_csv_manifest)
+from src.tts_corpus import build_tts_corpus
+
+FSDD_RATE = 8000
 
 DIGIT_WORDS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 _NAME_RE = re.compile(r"^(\d)_([A-Za-z0-9]+)_(\d+)\.wav$")
@@ -82,6 +91,35 @@ def build_fsdd(fsdd_dir: str, target_dir: str, test_speaker: str = "george", wor
     return manifests
 
 
+def _band_limit(job: Tuple[str, str, str, str]) -> Tuple[str, str, float, bool]:
+    """A synthetic utterance through FSDD's 8 kHz rate and back: (wav, txt, seconds, redone)."""
+    src, wav, txt, text = job
+    did = convert_audio(src, wav, effects=["rate", str(FSDD_RATE), "rate", "16000"])
+    did = atomic_write_text(txt, text + "\n") or did
+    return wav, txt, wav_duration(wav), did
+
+
+def add_tts(target_dir: str, train_manifest: str, n_utterances: int, workers: int = 2, seed: int = 0) -> str:
+    """Synthesise ``n_utterances`` training utterances, band-limit them like FSDD and write
+    ``fsdd_tts_train_manifest.csv`` (real + synthetic); returns its path."""
+    target_dir = os.path.abspath(target_dir)
+    tts = build_tts_corpus(os.path.join(target_dir, "tts"), n_train=n_utterances, n_test=1, seed=seed, workers=workers)
+    jobs = []
+    for wav, txt in read_manifest_pairs(tts["train"]):
+        with open(txt, encoding="utf-8") as handle:
+            text = handle.read()
+        jobs.append((os.path.basename(wav)[:-4], wav, text.strip()))
+    band_dir = os.path.join(target_dir, f"tts_{FSDD_RATE // 1000}k_train")
+    limited = os.path.join(target_dir, f"tts_{FSDD_RATE // 1000}k_train_manifest.csv")
+    count, done, hours = convert_split(_band_limit, pair_jobs(band_dir, jobs), workers, limited, "tts_8k")
+    log(f"tts at FSDD's bandwidth: {count} utterances ({hours:.2f} h), {done} (re)done -> {limited}")
+    combined = os.path.join(target_dir, "fsdd_tts_train_manifest.csv")
+    pairs = read_manifest_pairs(train_manifest) + read_manifest_pairs(limited)
+    write_csv_manifest(combined, pairs)
+    log(f"fsdd + tts training manifest: {len(pairs)} utterances -> {combined}")
+    return combined
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser = argparse.ArgumentParser(description="Import the Free Spoken Digit Dataset, split by speaker.")
     parser.add_argument("--fsdd_dir", required=True, help="FSDD folder (or its recordings/ subfolder)")
@@ -89,8 +127,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser.add_argument("--test_speaker", default="george")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit_per_speaker", type=int, default=None)
+    parser.add_argument("--add_tts", type=int, default=0, metavar="N",
+                        help="also synthesise N digit utterances of many TTS voices for training "
+                             "(written to fsdd_tts_train_manifest.csv with the real training data)")
     args = parser.parse_args(argv)
-    return build_fsdd(args.fsdd_dir, args.target_dir, args.test_speaker, args.workers, args.limit_per_speaker)
+    if args.add_tts < 0:
+        raise PrepError(f"--add_tts must be >= 0, got {args.add_tts}")
+    manifests = build_fsdd(args.fsdd_dir, args.target_dir, args.test_speaker, args.workers, args.limit_per_speaker)
+    if args.add_tts:
+        manifests["train_tts"] = add_tts(args.target_dir, manifests["train"], args.add_tts, args.workers)
+    return manifests
 
 
 if __name__ == "__main__":

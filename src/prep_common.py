@@ -171,6 +171,20 @@ def wav_duration(path: str) -> float:
     return info.frames / float(info.samplerate)
 
 
+def read_manifest_pairs(path: str) -> List[Tuple[str, str]]:
+    """The (wav, txt) pairs of a CSV manifest written by :func:`write_csv_manifest`."""
+    pairs = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\n").split(",")
+            if len(parts) != 2:
+                raise PrepError(f"{path}:{number}: expected 'wav_path,txt_path', got {line.strip()!r}")
+            pairs.append((parts[0], parts[1]))
+    return pairs
+
+
 def write_csv_manifest(path: str, pairs: Iterable[Tuple[str, str]],
                        durations: Optional[Mapping[str, float]] = None) -> int:
     """Write a model-zoo CSV manifest (``ABS_WAV,ABS_TXT`` per line, no header), shortest first.

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from src.augment import AugmentParams, perturb_waveform, spec_augment
+from src.augment import AugmentParams, perturb_waveform, spec_augment, warp_frequencies
 from src.dataset import BatchSource, load_utterances, make_batches
 from src.features import SpectParams
 from src.labels import Labels
@@ -62,3 +62,33 @@ def test_bad_ranges_are_named():
         AugmentParams.from_config({"speed_min": 1.2, "speed_max": 1.0})
     with pytest.raises(ValueError, match="noise_dir"):
         AugmentParams.from_config({"noise_dir": "/nonexistent"})
+    with pytest.raises(ValueError, match="vtlp_min"):
+        AugmentParams.from_config({"vtlp_min": 1.1, "vtlp_max": 0.9})
+
+
+def test_vtlp_moves_formants_by_the_factor_and_keeps_the_axis():
+    bins, frames = 161, 5
+    spec = np.zeros((bins, frames), np.float32)
+    spec[50] = 1.0  # one "formant" at bin 50
+    np.testing.assert_allclose(warp_frequencies(spec, 1.0), spec)
+    for alpha in (0.9, 1.1):
+        warped = warp_frequencies(spec, alpha)
+        assert warped.shape == spec.shape
+        centre = (warped[:, 0] * np.arange(bins)).sum() / warped[:, 0].sum()
+        assert abs(centre - 50 * alpha) < 0.5
+    edge = np.zeros((bins, frames), np.float32)
+    edge[-1] = 1.0  # the top bin stays the top bin: nothing pushed off the axis
+    assert warp_frequencies(edge, 1.1)[-1, 0] == pytest.approx(1.0)
+    assert warp_frequencies(edge, 0.9)[-1, 0] == pytest.approx(1.0)
+
+
+def test_vtlp_is_applied_in_the_batch_source_and_seeded(tmp_path):
+    manifest = fsdd_manifest(str(tmp_path), per_digit=1)
+    utts, _ = load_utterances(manifest, LABELS, SpectParams())
+    batches = make_batches(utts, 4, shuffle=False)
+    plain = BatchSource(utts, batches, SpectParams(), LABELS.blank, 4)[0][0]
+    on = AugmentParams(vtlp=True)
+    a = BatchSource(utts, batches, SpectParams(), LABELS.blank, 4, augment=on, seed=1, epoch=2)[0][0]
+    b = BatchSource(utts, batches, SpectParams(), LABELS.blank, 4, augment=on, seed=1, epoch=2)[0][0]
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == plain.shape and not np.allclose(a, plain)

@@ -2,9 +2,10 @@ import glob
 import os
 
 import pytest
+import numpy as np
 import soundfile
 
-from src.fsdd import DIGIT_WORDS, build_fsdd
+from src.fsdd import DIGIT_WORDS, build_fsdd, main as fsdd_main
 from src.prep_common import TEMP_SUFFIX, PrepError
 from tests.helpers import manifest_rows, mtime_snapshot
 
@@ -89,3 +90,26 @@ def test_killed_run_resumes_cleanly(tmp_path):
     assert len(manifest_rows(manifests["train"])) == 800 and len(manifest_rows(manifests["test"])) == 200
     assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f"*{TEMP_SUFFIX}"))
     assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f".*{TEMP_SUFFIX}"))
+
+
+def test_add_tts_joins_band_limited_synthetic_voices(tmp_path):
+    """--add_tts: real + synthetic training manifest; synthetic audio has FSDD's 4 kHz bandwidth."""
+    manifests = fsdd_main(["--fsdd_dir", FSDD, "--target_dir", str(tmp_path), "--limit_per_speaker", "2",
+                           "--add_tts", "4", "--workers", "1"])
+    combined = [tuple(row) for row in manifest_rows(manifests["train_tts"])]
+    real = [tuple(row) for row in manifest_rows(manifests["train"])]
+    assert len(real) == 8 and len(combined) == 12
+    assert set(real) < set(combined)
+    synthetic = [row for row in combined if row not in real]
+    for wav, txt in synthetic:
+        words = open(txt, encoding="utf-8").read().split()
+        assert words and set(words) <= set(DIGIT_WORDS)
+        audio, rate = soundfile.read(wav)
+        assert rate == 16000
+        power = np.abs(np.fft.rfft(audio)) ** 2
+        freqs = np.fft.rfftfreq(len(audio), 1 / rate)
+        assert power[freqs > 4200].sum() < 1e-4 * power[freqs < 4000].sum()
+    again = mtime_snapshot(str(tmp_path))
+    fsdd_main(["--fsdd_dir", FSDD, "--target_dir", str(tmp_path), "--limit_per_speaker", "2", "--add_tts", "4",
+               "--workers", "1"])
+    assert mtime_snapshot(str(tmp_path)) == again  # a re-run rewrites nothing
