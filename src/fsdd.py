@@ -12,13 +12,15 @@ passed through FSDD's 8 kHz rate (``rate 8000 rate 16000``) so their bandwidth m
 recordings, and ``fsdd_tts_train_manifest.csv`` lists the real and synthetic training data.
 """
 import argparse
+import functools
 import os
 import re
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from src.prep_common import (PrepError, atomic_write_text, convert_audio, convert_pair, convert_split, log, pair_jobs, read_manifest_pairs,
-                             require_dir, require_tool, run_cli, wav_duration, write_csv_manifest)
+from src.manifest import read_manifest
+from src.prep_common import (PrepError, convert_pair, convert_split, log, pair_jobs, require_dir, require_tool,
+                             run_cli, write_csv_manifest)
 from src.tts_corpus import build_tts_corpus
 
 FSDD_RATE = 8000
@@ -91,30 +93,23 @@ def build_fsdd(fsdd_dir: str, target_dir: str, test_speaker: str = "george", wor
     return manifests
 
 
-def _band_limit(job: Tuple[str, str, str, str]) -> Tuple[str, str, float, bool]:
-    """A synthetic utterance through FSDD's 8 kHz rate and back: (wav, txt, seconds, redone)."""
-    src, wav, txt, text = job
-    did = convert_audio(src, wav, effects=["rate", str(FSDD_RATE), "rate", "16000"])
-    did = atomic_write_text(txt, text + "\n") or did
-    return wav, txt, wav_duration(wav), did
-
-
 def add_tts(target_dir: str, train_manifest: str, n_utterances: int, workers: int = 2, seed: int = 0) -> str:
     """Synthesise ``n_utterances`` training utterances, band-limit them like FSDD and write
     ``fsdd_tts_train_manifest.csv`` (real + synthetic); returns its path."""
     target_dir = os.path.abspath(target_dir)
     tts = build_tts_corpus(os.path.join(target_dir, "tts"), n_train=n_utterances, n_test=1, seed=seed, workers=workers)
     jobs = []
-    for wav, txt in read_manifest_pairs(tts["train"]):
-        with open(txt, encoding="utf-8") as handle:
+    for entry in read_manifest(tts["train"]):
+        with open(entry.txt_path, encoding="utf-8") as handle:
             text = handle.read()
-        jobs.append((os.path.basename(wav)[:-4], wav, text.strip()))
+        jobs.append((os.path.splitext(os.path.basename(entry.wav_path))[0], entry.wav_path, text.strip()))
     band_dir = os.path.join(target_dir, f"tts_{FSDD_RATE // 1000}k_train")
     limited = os.path.join(target_dir, f"tts_{FSDD_RATE // 1000}k_train_manifest.csv")
-    count, done, hours = convert_split(_band_limit, pair_jobs(band_dir, jobs), workers, limited, "tts_8k")
+    band_limit = functools.partial(convert_pair, effects=["rate", str(FSDD_RATE), "rate", "16000"])
+    count, done, hours = convert_split(band_limit, pair_jobs(band_dir, jobs), workers, limited, "tts_8k")
     log(f"tts at FSDD's bandwidth: {count} utterances ({hours:.2f} h), {done} (re)done -> {limited}")
     combined = os.path.join(target_dir, "fsdd_tts_train_manifest.csv")
-    pairs = read_manifest_pairs(train_manifest) + read_manifest_pairs(limited)
+    pairs = [(e.wav_path, e.txt_path) for path in (train_manifest, limited) for e in read_manifest(path)]
     write_csv_manifest(combined, pairs)
     log(f"fsdd + tts training manifest: {len(pairs)} utterances -> {combined}")
     return combined

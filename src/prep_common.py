@@ -171,20 +171,6 @@ def wav_duration(path: str) -> float:
     return info.frames / float(info.samplerate)
 
 
-def read_manifest_pairs(path: str) -> List[Tuple[str, str]]:
-    """The (wav, txt) pairs of a CSV manifest written by :func:`write_csv_manifest`."""
-    pairs = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            parts = line.rstrip("\n").split(",")
-            if len(parts) != 2:
-                raise PrepError(f"{path}:{number}: expected 'wav_path,txt_path', got {line.strip()!r}")
-            pairs.append((parts[0], parts[1]))
-    return pairs
-
-
 def write_csv_manifest(path: str, pairs: Iterable[Tuple[str, str]],
                        durations: Optional[Mapping[str, float]] = None) -> int:
     """Write a model-zoo CSV manifest (``ABS_WAV,ABS_TXT`` per line, no header), shortest first.
@@ -221,11 +207,11 @@ def pair_jobs(split_dir: str, utterances: Iterable[Tuple[str, str, str]]) -> Lis
             for uid, src, text in utterances]
 
 
-def convert_pair(job: Tuple[str, str, str, str]) -> Tuple[str, str, float, bool]:
+def convert_pair(job: Tuple[str, str, str, str], effects: Sequence[str] = ()) -> Tuple[str, str, float, bool]:
     """One utterance ``(source audio, wav, txt, TEXT)`` -> ``(wav, txt, seconds, redone)``: the per-file
-    job every importer runs (each file skipped when already complete)."""
+    job every importer runs (each file skipped when already complete); ``effects`` go to sox."""
     src, wav, txt, text = job
-    did = convert_audio(src, wav)
+    did = convert_audio(src, wav, effects=effects)
     did = atomic_write_text(txt, text + "\n") or did
     return wav, txt, wav_duration(wav), did
 
