@@ -3,7 +3,7 @@
 Keys and defaults are the MindSpore model zoo's (``src/config.py`` there), so a model-zoo user
 finds what they know. Keys marked *new* go beyond the zoo; nothing of the zoo's is renamed.
 Every key can be overridden on the command line (``--batch_size 8`` or
-``--DataConfig.batch_size 8``); see ``src/config_args.py``. Unknown keys are an error.
+``--DataConfig.batch_size 8``); see ``src/config/overrides.py``. Unknown keys are an error.
 """
 import os
 
@@ -39,7 +39,7 @@ _MODEL = {
     "activation": "tanh",  # new: tanh (model zoo) | hardtanh (deepspeech.pytorch, 0..20) | relu
     "rnn_batch_norm": False,  # new: BatchNorm between the LSTM layers (deepspeech.pytorch); not in the zoo
     # new: how conv2 is computed. auto = through the DFT on CPU (2-3x faster there, same weights and
-    # outputs, src/dft_conv.py), nn.Conv2d on GPU/Ascend | direct | dft
+    # outputs, src/model/dft_conv.py), nn.Conv2d on GPU/Ascend | direct | dft
     "conv_impl": "auto",
 }
 
@@ -48,7 +48,7 @@ train_config = ed({
         "epochs": 70,
         "seed": 1,  # new
         "log_interval": 1,  # new: print a loss line (and a metrics record) every N steps
-        "run_dir": "",  # new: run folder (config, versions, metrics.jsonl; src/run_log.py); "" = <ckpt_path>/run
+        "run_dir": "",  # new: run folder (config, versions, metrics.jsonl; src/training/run_log.py); "" = <ckpt_path>/run
         "tensorboard": False,  # new: also write TensorBoard event files to <run_dir>/tensorboard
         "max_nonfinite_steps": 20,  # new: stop after this many NaN/inf steps in a row (0 = never)
     },
@@ -58,17 +58,17 @@ train_config = ed({
         "batch_size": 20,
         "labels_path": LABELS_PATH,
         "num_workers": 2,  # new: feature-extraction worker processes
-        "feature_cache_dir": "",  # new: keep clean spectrograms here across epochs/runs (src/feature_cache.py); "" = off
+        "feature_cache_dir": "",  # new: keep clean spectrograms here across epochs/runs (src/data/feature_cache.py); "" = off
         "max_duration": 0.0,  # new: drop training utterances longer than this (s); 0 = keep all
         "pad_multiple": 64,  # new: pad time to a multiple of this many frames (few graph shapes)
         "max_static_shapes": 8,  # new: more padded widths than this -> dynamic time axis (memory)
         "bucket_pool": 0,  # new: 0 = batches from the fully duration-sorted set; N = sort within
         #                    random pools of N batches (1 = random batches, for isolated words)
         "label_pad_length": 0,  # new: fixed CTC label length; 0 = the longest label in the manifest
-        "on_bad_sample": "skip",  # new: skip (and report) | error: unusable manifest entries (src/sample_check.py)
+        "on_bad_sample": "skip",  # new: skip (and report) | error: unusable manifest entries (src/data/sample_check.py)
         "convert_audio": True,  # new: resample/downmix other rates/channel counts (warned); False = bad sample
         "SpectConfig": dict(_SPECT),
-        # Training only (see src/augment.py); the zoo had these keys but read none of them.
+        # Training only (see src/data/augment.py); the zoo had these keys but read none of them.
         "AugmentationConfig": {
             "speed_volume_perturb": False,
             "speed_min": 0.9,  # new: speed factor range
@@ -130,7 +130,7 @@ eval_config = ed({
         "SpectConfig": dict(_SPECT),
     },
     "ModelConfig": dict(_MODEL),
-    # Decoding (src/decoder.py, src/beam_decoder.py): greedy, or CTC prefix beam search scoring
+    # Decoding (src/decoding/greedy.py, src/decoding/beam.py): greedy, or CTC prefix beam search scoring
     # log P_ctc + alpha * ln P_lm + beta * words with a KenLM n-gram LM (ARPA or binary; "" = none).
     "LMConfig": {
         "decoder_type": "greedy",  # greedy | beam

@@ -5,9 +5,9 @@ import sys
 
 import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
 import config
-from src.config_args import parse_with_config
-from src.device import add_device_args, setup_device
-from src.errors import run_main
+from src.config.overrides import parse_with_config
+from src.common.device import add_device_args, setup_device
+from src.common.errors import run_main
 
 
 def main(argv=None) -> int:
@@ -21,14 +21,14 @@ def main(argv=None) -> int:
     if cfg.LMConfig.decoder_type not in ("greedy", "beam"):
         parser.error(f"--decoder_type {cfg.LMConfig.decoder_type!r}: choose greedy or beam")
 
-    from src.dataset import load_utterances
-    from src.sample_check import SamplePolicy
-    from src.decoder import build_decoder
-    from src.eval_report import write_eval_report
-    from src.evaluate import evaluate, summary_line, write_results
-    from src.features import SpectParams
-    from src.inference import load_predictor
-    from src.labels import Labels
+    from src.data.batching import load_utterances
+    from src.data.sample_check import SamplePolicy
+    from src.decoding.greedy import build_decoder
+    from src.evaluation.report import write_eval_report
+    from src.evaluation.evaluate import evaluate, summary_line, write_results
+    from src.data.features import SpectParams
+    from src.inference.predictor import load_predictor
+    from src.data.labels import Labels
 
     setup_device(args.device_target, args.device_id)
     data_cfg = cfg.DataConfig

@@ -5,9 +5,9 @@ import sys
 
 import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
 import config
-from src.config_args import parse_with_config
-from src.device import add_device_args, setup_device
-from src.errors import run_main
+from src.config.overrides import parse_with_config
+from src.common.device import add_device_args, setup_device
+from src.common.errors import run_main
 
 
 def main(argv=None) -> int:
@@ -27,8 +27,8 @@ def main(argv=None) -> int:
     import mindspore as ms
     import numpy as np
 
-    from src.inference import load_predictor
-    from src.labels import Labels
+    from src.inference.predictor import load_predictor
+    from src.data.labels import Labels
 
     setup_device(args.device_target, args.device_id)
     labels = Labels.load(cfg.DataConfig.labels_path)

@@ -6,12 +6,12 @@
 
 Writes data/mydata/wav|txt (16 kHz mono 16-bit wav, upper-case text) and
 data/mydata_manifest.{csv,json}, like librispeech.py. Safe to interrupt and re-run. The logic is
-in src/audio_import.py.
+in src/prep/audio_import.py.
 """
 import sys
 
-from src.audio_import import main
-from src.prep_common import run_cli
+from src.prep.audio_import import main
+from src.prep.common import run_cli
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

@@ -6,7 +6,7 @@ The CSV is replaced atomically, never appended to: re-running gives the same fil
 import argparse
 import sys
 
-from src.manifest import ManifestError, read_manifest, write_csv
+from src.data.manifest import ManifestError, read_manifest, write_csv
 
 
 def main(argv=None) -> int:

@@ -7,12 +7,12 @@
 
 Writes data/<split>/wav|txt and data/libri_{train,val,test_clean,test_other}_manifest.{json,csv}
 (the CSVs are what config.py reads). Interrupt it any time; re-running resumes. The logic is in
-src/librispeech_prep.py.
+src/prep/librispeech.py.
 """
 import sys
 
-from src.librispeech_prep import main
-from src.prep_common import run_cli
+from src.prep.librispeech import main
+from src.prep.common import run_cli
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

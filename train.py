@@ -4,9 +4,9 @@ import sys
 
 import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
 import config
-from src.config_args import parse_with_config
-from src.device import add_device_args, setup_device
-from src.errors import run_main
+from src.config.overrides import parse_with_config
+from src.common.device import add_device_args, setup_device
+from src.common.errors import run_main
 
 
 def main(argv=None) -> int:
@@ -19,13 +19,13 @@ def main(argv=None) -> int:
     add_device_args(parser)
     args, cfg = parse_with_config(parser, config.train_config, argv)
 
-    from src.distributed import init_distributed, local_device_id
-    from src.trainer import TrainOptions, train
+    from src.common.distributed import init_distributed, local_device_id
+    from src.training.trainer import TrainOptions, train
     setup_device(args.device_target, local_device_id(args.device_id) if args.is_distributed else args.device_id)
     opts = TrainOptions(args.pre_trained_model_path, args.resume)
     if args.is_distributed:
         opts.rank, opts.group_size = init_distributed()
-    from src.interrupt import stop_on_signals
+    from src.common.signals import stop_on_signals
     with stop_on_signals():  # Ctrl-C / SIGTERM: save a checkpoint, exit 130 / 143
         summary = train(cfg, opts)
     print(f"training finished: last loss {summary['last_loss']:.4f}; checkpoints in {cfg.CheckpointConfig.ckpt_path}")

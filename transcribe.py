@@ -15,9 +15,9 @@ import sys
 
 import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
 import config
-from src.config_args import parse_with_config
-from src.device import add_device_args, setup_device
-from src.errors import run_main
+from src.config.overrides import parse_with_config
+from src.common.device import add_device_args, setup_device
+from src.common.errors import run_main
 
 
 def join_override_values(argv, parser: argparse.ArgumentParser):
@@ -54,11 +54,11 @@ def main(argv=None) -> int:
     if args.chunk_seconds <= 0 or args.search_seconds <= 0 or args.batch_size < 1:
         parser.error("--chunk_seconds and --search_seconds must be > 0, --batch_size >= 1")
 
-    from src.decoder import build_decoder
-    from src.features import SpectParams
-    from src.labels import Labels
-    from src.prep_common import atomic_write_text
-    from src.transcribe import CheckpointNetwork, MindirNetwork, Transcriber
+    from src.decoding.greedy import build_decoder
+    from src.data.features import SpectParams
+    from src.data.labels import Labels
+    from src.prep.common import atomic_write_text
+    from src.inference.transcribe import CheckpointNetwork, MindirNetwork, Transcriber
 
     labels = Labels.load(cfg.DataConfig.labels_path)
     decoder = build_decoder(labels, cfg.LMConfig)  # loads the LM and forks its workers before the network runs

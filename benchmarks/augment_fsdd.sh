@@ -13,11 +13,11 @@ SPEAKER=${2:-george}
 EPOCHS=${AUG_EPOCHS:-6}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
-python -m src.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --test_speaker "$SPEAKER"
+python -m src.prep.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --test_speaker "$SPEAKER"
 TRAIN="$OUT/data/fsdd_train_manifest.csv" TEST="$OUT/data/fsdd_test_manifest.csv"
-python -m src.noise make --target_dir "$OUT/noise_train" --seed 1 --babble_manifest "$TRAIN"
-python -m src.noise make --target_dir "$OUT/noise_test" --seed 2 --babble_dir ../shared/data/librispeech-sample
-python -m src.noise mix --manifest "$TEST" --noise_dir "$OUT/noise_test" --snr 10 --target_dir "$OUT/test_snr10"
+python -m src.data.noise make --target_dir "$OUT/noise_train" --seed 1 --babble_manifest "$TRAIN"
+python -m src.data.noise make --target_dir "$OUT/noise_test" --seed 2 --babble_dir ../shared/data/librispeech-sample
+python -m src.data.noise mix --manifest "$TEST" --noise_dir "$OUT/noise_test" --snr 10 --target_dir "$OUT/test_snr10"
 NOISY="$OUT/test_snr10/fsdd_test_manifest_snr10.csv"
 COMMON=(--train_manifest "$TRAIN" --model_size small --epochs "$EPOCHS" --batch_size 16 --learning_rate 2e-3
         --lr_schedule cosine --warmup_steps 100 --pad_multiple 16 --activation hardtanh --rnn_batch_norm true
@@ -31,7 +31,7 @@ for run in plain augmented; do
         python train.py "${COMMON[@]}" "${extra[@]}" --ckpt_path "$OUT/$run" > "$OUT/$run.train.log" 2>&1
         echo $(( $(date +%s) - start )) > "$OUT/$run/train.done"
     fi
-    ckpt=$(python -c "import sys; from src.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/$run")
+    ckpt=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/$run")
     for set in clean snr10; do
         manifest=$TEST; [ "$set" == snr10 ] && manifest=$NOISY
         python eval.py --pretrain_ckpt "$ckpt" --test_manifest "$manifest" --verbose false --batch_size 32 \

@@ -39,15 +39,15 @@ import torch.nn.functional as F  # noqa: E402
 from mindspore import Tensor  # noqa: E402
 
 import config  # noqa: E402
-from src.augment import AugmentParams  # noqa: E402
-from src.config_args import apply_model_size, apply_overrides  # noqa: E402
-from src.dataset import BatchSource, create_dataset  # noqa: E402
-from src.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, conv_output_bins  # noqa: E402
-from src.features import SpectParams  # noqa: E402
-from src.labels import Labels  # noqa: E402
-from src.noise import make_noise_dir  # noqa: E402
-from src.sample_check import Utterance  # noqa: E402
-from src.train_step import TrainStep, build_optimizer  # noqa: E402
+from src.data.augment import AugmentParams  # noqa: E402
+from src.config.overrides import apply_model_size, apply_overrides  # noqa: E402
+from src.data.batching import BatchSource, create_dataset  # noqa: E402
+from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, conv_output_bins  # noqa: E402
+from src.data.features import SpectParams  # noqa: E402
+from src.data.labels import Labels  # noqa: E402
+from src.data.noise import make_noise_dir  # noqa: E402
+from src.data.sample_check import Utterance  # noqa: E402
+from src.training.step import TrainStep, build_optimizer  # noqa: E402
 
 LIBRI_SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
                             "librispeech-sample", "LibriSpeech")
@@ -368,7 +368,7 @@ def main(argv=None) -> None:
 
 
 def report_pipeline(args, train_medians) -> None:
-    from src.feature_cache import FeatureCache
+    from src.data.feature_cache import FeatureCache
 
     for name, medians in train_medians.items():
         case = CASES[name]

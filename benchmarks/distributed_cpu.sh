@@ -9,7 +9,7 @@ OUT=$(get_real_path "${1:-bench_output/dist}")
 BATCH=${2:-16}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
-python -m src.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --limit_per_speaker 100 >/dev/null
+python -m src.prep.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --limit_per_speaker 100 >/dev/null
 COMMON=(--train_manifest "$OUT/data/fsdd_train_manifest.csv" --model_size small --epochs 2 --pad_multiple 16
         --log_interval 1000 --keep_checkpoint_max 1)
 python train.py "${COMMON[@]}" --batch_size "$BATCH" --ckpt_path "$OUT/ckpt1" > "$OUT/one.log" 2>&1

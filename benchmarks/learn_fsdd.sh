@@ -14,7 +14,7 @@ TTS=${FSDD_TTS:-3000}
 AUGMENT=${FSDD_AUGMENT:-true}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
-python -m src.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --test_speaker "$SPEAKER" --add_tts "$TTS"
+python -m src.prep.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --test_speaker "$SPEAKER" --add_tts "$TTS"
 if [ "$TTS" -gt 0 ]; then TRAIN="$OUT/data/fsdd_tts_train_manifest.csv"; else TRAIN="$OUT/data/fsdd_train_manifest.csv"; fi
 start=$(date +%s)
 python train.py --train_manifest "$TRAIN" --model_size small --epochs "$EPOCHS" \
@@ -23,7 +23,7 @@ python train.py --train_manifest "$TRAIN" --model_size small --epochs "$EPOCHS" 
     --activation hardtanh --rnn_batch_norm true --ckpt_path "$OUT/checkpoint" --keep_checkpoint_max 1 --log_interval 50 \
     | tee "$OUT/train.log"
 train_seconds=$(( $(date +%s) - start ))
-CKPT=$(python -c "import sys; from src.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")
+CKPT=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")
 python eval.py --pretrain_ckpt "$CKPT" --test_manifest "$OUT/data/fsdd_test_manifest.csv" --verbose false \
     --batch_size 32 --pad_multiple 32 --result_file "$OUT/eval_result.json" | tee "$OUT/eval.log"
 echo "FSDD unseen speaker '$SPEAKER': $(grep 'Test Summary' "$OUT/eval.log" | tr '\t' ' ')  training wall time ${train_seconds} s"

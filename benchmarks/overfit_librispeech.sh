@@ -11,7 +11,7 @@ OUT=$(get_real_path "${1:-bench_output/overfit}")
 EPOCHS=${OVERFIT_EPOCHS:-70}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
-python -m src.librispeech_tree --libri_root ../shared/data/librispeech-sample/LibriSpeech --target_dir "$OUT/data"
+python -m src.prep.librispeech_tree --libri_root ../shared/data/librispeech-sample/LibriSpeech --target_dir "$OUT/data"
 MANIFEST="$OUT/data/libri_test_other_manifest.csv"
 start=$(date +%s)
 python train.py --train_manifest "$MANIFEST" --model_size small --epochs "$EPOCHS" --batch_size 4 \
@@ -19,7 +19,7 @@ python train.py --train_manifest "$MANIFEST" --model_size small --epochs "$EPOCH
     --activation hardtanh --rnn_batch_norm true --pad_multiple 512 \
     --ckpt_path "$OUT/checkpoint" --keep_checkpoint_max 1 --log_interval 13 | tee "$OUT/train.log"
 train_seconds=$(( $(date +%s) - start ))
-CKPT=$(python -c "import sys; from src.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")
+CKPT=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")
 python eval.py --pretrain_ckpt "$CKPT" --test_manifest "$MANIFEST" --batch_size 4 --pad_multiple 512 \
     --result_file "$OUT/eval_result.json" | tee "$OUT/eval.log"
 echo "LibriSpeech sample overfit (train = test, 50 utterances): $(grep 'Test Summary' "$OUT/eval.log" | tr '\t' ' ')  training wall time ${train_seconds} s"

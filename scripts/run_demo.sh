@@ -18,7 +18,7 @@ cd "$DS2_ROOT"
 export DS2_LOG_DIR="$OUT/logs"
 
 echo "== 1/4 corpus: $N_TRAIN training + $N_TEST test utterances in $OUT/data"
-run_logged "$OUT/logs/corpus.log" python -m src.tts_corpus --target_dir "$OUT/data" --n_train "$N_TRAIN" --n_test "$N_TEST"
+run_logged "$OUT/logs/corpus.log" python -m src.prep.tts_corpus --target_dir "$OUT/data" --n_train "$N_TRAIN" --n_test "$N_TEST"
 
 echo "== 2/4 training a '$SIZE' model for $EPOCHS epochs"
 run_logged "$OUT/logs/train.log" python train.py --model_size "$SIZE" \
@@ -26,7 +26,7 @@ run_logged "$OUT/logs/train.log" python train.py --model_size "$SIZE" \
     --learning_rate 1e-3 --lr_schedule cosine --warmup_steps 100 --pad_multiple 32 \
     --activation hardtanh --rnn_batch_norm true \
     --ckpt_path "$OUT/checkpoint" --keep_checkpoint_max 2 --log_interval 20
-CKPT=$(python -c "import sys; from src.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")
+CKPT=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" "$OUT/checkpoint")
 
 echo "== 3/4 evaluating $CKPT on unseen voices"
 run_logged "$OUT/logs/eval.log" python eval.py --pretrain_ckpt "$CKPT" \
@@ -36,7 +36,7 @@ run_logged "$OUT/logs/eval.log" python eval.py --pretrain_ckpt "$CKPT" \
 echo "== 4/4 exporting"
 run_logged "$OUT/logs/export.log" python export.py --pre_trained_model_path "$CKPT" --input_frames 400
 MINDIR="${CKPT%.ckpt}.mindir"
-python -m src.check_export --ckpt "$CKPT" --mindir "$MINDIR" --input_frames 400
+python -m src.tools.check_export --ckpt "$CKPT" --mindir "$MINDIR" --input_frames 400
 
 echo
 echo "done. Everything is in $OUT:"

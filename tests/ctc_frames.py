@@ -3,7 +3,7 @@ from typing import Dict, Sequence, Union
 
 import numpy as np
 
-from src.labels import Labels
+from src.data.labels import Labels
 
 Frame = Union[str, Dict[str, float]]  # one symbol (prob 0.9), or symbol -> probability
 

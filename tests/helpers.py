@@ -5,6 +5,7 @@ import subprocess
 
 import soundfile
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the project
 SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 FSDD = os.path.join(SHARED, "fsdd", "recordings")
 LIBRI = os.path.join(SHARED, "librispeech-sample", "LibriSpeech")
@@ -123,14 +124,13 @@ def run_script(script, *args, check=True, timeout=120):
     """Run a top-level entry point (``librispeech.py`` ...) from the project root as a user would."""
     import sys
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, script, *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if check:
         assert proc.returncode == 0, f"{script} {args} exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr}"
     return proc
 
 
-# What src/sample_check.py says about each entry of bad_manifest(): (file stem, reason in the report)
+# What src/data/sample_check.py says about each entry of bad_manifest(): (file stem, reason in the report)
 BAD_ENTRIES = [
     ("nope", "audio file missing"),
     ("notxt", "transcript file missing"),

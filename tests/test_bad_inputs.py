@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from src.errors import run_main
+from src.common.errors import run_main
 from tests.helpers import BAD_ENTRIES, bad_manifest, mtime_snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,7 +83,7 @@ def test_training_skips_every_bad_sample_and_reports_it(data):
 
 
 def test_check_manifest_reports_up_front(data):
-    proc = run("-m", "src.check_manifest", data["manifest"], *LIMITS)
+    proc = run("-m", "src.tools.check_manifest", data["manifest"], *LIMITS)
     assert proc.returncode == 1 and "7 of 21 utterances kept" in proc.stdout
     assert "skipped 1: audio contains NaN/inf samples" in proc.stdout
 

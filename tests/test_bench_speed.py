@@ -12,7 +12,7 @@ import bench_speed  # noqa: E402
 import mindspore as ms  # noqa: E402
 from mindspore import Tensor  # noqa: E402
 
-from src.deepspeech2 import DeepSpeechModel  # noqa: E402
+from src.model.deepspeech2 import DeepSpeechModel  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

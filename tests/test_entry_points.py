@@ -38,7 +38,7 @@ def test_train_prints_zoo_lines_and_writes_the_checkpoint_series(trained):
     assert "20 of 20 utterances kept" in out
     assert "epoch 2 validation: WER" in out
     names = sorted(os.listdir(trained["ckpt_dir"]))
-    assert names == ["DeepSpeech-1_5.ckpt", "DeepSpeech-2_5.ckpt", "DeepSpeech-best.ckpt", "run"]  # run: src/run_log.py
+    assert names == ["DeepSpeech-1_5.ckpt", "DeepSpeech-2_5.ckpt", "DeepSpeech-best.ckpt", "run"]  # run: src/training/run_log.py
 
 
 def test_resume_continues_at_the_next_epoch(trained, tmp_path):
@@ -74,13 +74,13 @@ def test_export_reloads_with_graphcell_and_matches(trained):
     proc = run("export.py", "--pre_trained_model_path", ckpt, "--batch_size", "2", "--input_frames", "120")
     mindir = ckpt[:-5] + ".mindir"
     assert os.path.isfile(mindir) and "input [2, 1, 161, 120]" in proc.stdout
-    check = run("-m", "src.check_export", "--ckpt", ckpt, "--mindir", mindir, "--batch_size", "2",
+    check = run("-m", "src.tools.check_export", "--ckpt", ckpt, "--mindir", mindir, "--batch_size", "2",
                 "--input_frames", "120")
     assert "-> OK" in check.stdout
 
 
 def test_eval_on_real_librispeech_with_apostrophes(trained, tmp_path):
-    from src.librispeech_tree import convert_librispeech_tree
+    from src.prep.librispeech_tree import convert_librispeech_tree
 
     manifests = convert_librispeech_tree(LIBRI, str(tmp_path / "libri"), workers=2)
     (manifest,) = manifests.values()
@@ -147,7 +147,7 @@ def test_launcher_checks_arguments_logs_and_keeps_the_exit_status(trained, tmp_p
 
 def test_eval_beam_search_with_lm_nbest_and_saved_outputs_for_tuning(trained, tmp_path):
     ckpt = str(trained["ckpt_dir"] / "DeepSpeech-2_5.ckpt")
-    run("-m", "src.build_lm", "--manifest", trained["manifest"], "--out", str(tmp_path / "lm.arpa"))
+    run("-m", "src.tools.build_lm", "--manifest", trained["manifest"], "--out", str(tmp_path / "lm.arpa"))
     proc = run("eval.py", "--pretrain_ckpt", ckpt, "--test_manifest", trained["manifest"], "--batch_size", "8",
                "--decoder_type", "beam", "--lm_path", str(tmp_path / "lm.arpa"), "--beam_width", "8",
                "--top_paths", "2", "--lm_workers", "2", "--alpha", "0.5", "--beta", "1",
@@ -160,7 +160,7 @@ def test_eval_beam_search_with_lm_nbest_and_saved_outputs_for_tuning(trained, tm
     nbest = [r["nbest"] for r in doc["results"] if "nbest" in r]  # --top_paths 2: best first, as "hyp"
     assert nbest and all(len(n) == 2 and n[0]["score"] >= n[1]["score"] for n in nbest)
     assert all(r["nbest"][0]["text"] == r["hyp"] for r in doc["results"] if "nbest" in r)
-    tune = run("-m", "src.tune_decoder", "--saved_output", str(tmp_path / "out.bin"), "--lm_path",
+    tune = run("-m", "src.tools.tune_decoder", "--saved_output", str(tmp_path / "out.bin"), "--lm_path",
                str(tmp_path / "lm.arpa"), "--steps", "1", "--beam_width", "4", "--lm_workers", "1")
     assert "20 utterances" in tune.stdout and "best: --alpha 0 --beta 0" in tune.stdout
     wrong = run("eval.py", "--pretrain_ckpt", ckpt, "--test_manifest", trained["manifest"], "--decoder_type", "beam",

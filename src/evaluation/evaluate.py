@@ -1,0 +1,80 @@
+"""Running the inference network over a data set and scoring it; used by eval.py and validation.
+
+The printed format is the zoo's (and deepspeech.pytorch V2.1's): per utterance ``Ref:``/``Hyp:``
+(lower-cased) and ``WER: x CER: y`` as fractions, then ``Test Summary \\tAverage WER x.xxx\\t
+Average CER y.yyy\\t`` in percent, corpus-level.
+"""
+import json
+import os
+import pickle
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+from src.data.batching import BatchSource, Utterance, create_dataset, make_batches
+from src.decoding.greedy import GreedyDecoder
+from src.data.features import SpectParams
+from src.data.labels import Labels
+from src.evaluation.metrics import ErrorRates
+from src.model.shapes import declare_dynamic_time, padded_widths
+
+
+def summary_line(rates: ErrorRates) -> str:
+    return f"Test Summary \tAverage WER {rates.wer:.3f}\tAverage CER {rates.cer:.3f}\t"
+
+
+def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: SpectParams, batch_size: int,
+             num_workers: int = 1, pad_multiple: int = 64, verbose: bool = False,
+             printer: Callable[[str], None] = print, save_output: str = "", max_static_shapes: int = 8,
+             decoder=None) -> Dict:
+    """Decode every utterance (greedy, or ``decoder`` from ``src.decoding.greedy.build_decoder``); returns totals,
+    per-utterance results, and the decoding time with the audio duration (for the speed report)."""
+    decoder = decoder or GreedyDecoder(labels)
+    decode_seconds = 0.0
+    predictor.set_train(False)
+    if padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes:
+        declare_dynamic_time(predictor, batch_size, params.n_bins)
+    batches = make_batches(utts, batch_size, shuffle=False)
+    source = BatchSource(utts, batches, params, labels.blank, batch_size, pad_multiple=pad_multiple)
+    dataset = create_dataset(source, num_workers)
+    rates = ErrorRates()
+    results: List[Dict] = []
+    saved = []
+    for members, (inputs, lengths, _, _) in zip(batches, dataset.create_tuple_iterator(num_epochs=1)):
+        probs, out_lengths = predictor(inputs, lengths)
+        probs, out_lengths = probs.asnumpy()[:len(members)], out_lengths.asnumpy()[:len(members)]
+        start = time.perf_counter()
+        nbest = decoder.decode(probs, out_lengths)
+        decode_seconds += time.perf_counter() - start
+        hyps = [alternatives[0].text for alternatives in nbest]
+        if save_output:
+            saved.append((probs, out_lengths, [utts[i].text for i in members]))
+        for index, hyp, alternatives in zip(members, hyps, nbest):
+            ref = utts[index].text
+            wer, cer = rates.add(ref, hyp)
+            results.append({"wav_path": utts[index].wav_path, "ref": ref, "hyp": hyp, "wer": wer, "cer": cer})
+            if len(alternatives) > 1:  # LMConfig.top_paths > 1: the n-best list, best first
+                results[-1]["nbest"] = [{"text": h.text, "score": h.score} for h in alternatives]
+            if verbose:
+                printer(f"Ref: {ref.lower()}")
+                printer(f"Hyp: {hyp.lower()}")
+                printer(f"WER: {wer} CER: {cer}\n")
+    if save_output:
+        tmp = f"{save_output}.bin.tmp{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            pickle.dump(saved, fh)
+        os.replace(tmp, save_output + ".bin")
+    audio_seconds = sum(u.frames - 1 for u in utts) * params.hop / params.sample_rate
+    return {"rates": rates, "utterances": results, "decode_seconds": decode_seconds, "audio_seconds": audio_seconds}
+
+
+def write_results(path: str, outcome: Dict, extra: Optional[Dict] = None) -> None:
+    """Machine-readable results beside the console output (written atomically)."""
+    rates: ErrorRates = outcome["rates"]
+    doc = {"wer": rates.wer, "cer": rates.cer, "utterances": rates.utterances, "words": rates.words,
+           "word_edits": rates.word_edits, "chars": rates.chars, "char_edits": rates.char_edits}
+    doc.update(extra or {})
+    doc["results"] = outcome["utterances"]
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=1)
+    os.replace(tmp, path)

@@ -1,0 +1,245 @@
+"""The DeepSpeech2 network of the MindSpore model zoo, length-correct and fast on CPU.
+
+Architecture (zoo): conv(41x11, stride 2x2, pad 20/5) -> BN -> act -> conv(21x11, stride 2x1,
+pad 10/5) -> BN -> act -> 1312-wide frames -> N bidirectional LSTMs whose two directions are
+*summed* -> Dense(hidden -> 29, no bias). Parameter names and shapes equal the zoo's
+(``conv.conv1.weight``, ``RNN.lstms.<i>.weight_ih_l0[_reverse]``, ``fc.module.weight``, ...) so
+its checkpoints load.
+
+What differs from the zoo, on purpose:
+- Frames past each utterance's length are zeroed after every conv block (as deepspeech.pytorch
+  does), so an utterance's output does not depend on how much padding its batch has.
+- Each BiLSTM layer runs two fused one-direction LSTM kernels; the backward one reads the
+  utterance reversed *within its length* (``ReverseSequence``), so it starts at the real end
+  rather than in the padding. ``nn.LSTM(seq_length=...)`` would do the same but falls back to a
+  per-step Python loop that is 10-70x slower.
+- Output lengths are exact integers: conv1 maps L -> (L - 1) // 2 + 1, conv2 keeps L.
+- On the CPU conv2 is computed through the DFT (``src/model/dft_conv.py``): the same map and the same
+  ``conv.conv2.weight``, 2-3x faster than oneDNN's AVX2 im2col path (``ModelConfig.conv_impl``).
+"""
+import math
+
+
+import mindspore as ms
+import numpy as np
+from mindspore import Parameter, Tensor, nn, ops
+from mindspore.common.initializer import Normal, Uniform, initializer
+
+from src.model.dft_conv import DFTConv2d
+
+NUM_FREQ_BINS = 161
+CONV_IMPLS = ("auto", "direct", "dft")
+
+
+def conv_output_bins(n_bins: int = NUM_FREQ_BINS) -> int:
+    """Frequency bins after the two convs: 161 -> 81 -> 41."""
+    after1 = (n_bins + 2 * 20 - 41) // 2 + 1
+    return (after1 + 2 * 10 - 21) // 2 + 1
+
+
+def output_lengths(frames):
+    """Output frames for input frames (NumPy, ints or Tensors): conv1 halves time, conv2 keeps it."""
+    return (frames - 1) // 2 + 1
+
+
+def _activation(name: str) -> nn.Cell:
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "hardtanh":
+        return nn.Hardtanh(0.0, 20.0)
+    if name == "relu":
+        return nn.ReLU()
+    raise ValueError(f"ModelConfig.activation {name!r}: choose tanh, hardtanh or relu")
+
+
+def _time_mask(lengths: Tensor, max_len: int, dtype) -> Tensor:
+    """(N, T) mask, 1 where t < length."""
+    steps = ops.arange(max_len).astype(lengths.dtype)
+    return (steps.expand_dims(0) < lengths.expand_dims(1)).astype(dtype)
+
+
+def use_dft_conv(conv_impl: str) -> bool:
+    """``auto`` picks the DFT conv2 on the CPU only: cuDNN and Ascend have fast direct kernels."""
+    conv_impl = conv_impl.lower()
+    if conv_impl not in CONV_IMPLS:
+        raise ValueError(f"ModelConfig.conv_impl {conv_impl!r}: choose one of {', '.join(CONV_IMPLS)}")
+    if conv_impl == "auto":
+        return ms.get_context("device_target") == "CPU"
+    return conv_impl == "dft"
+
+
+class MaskConv(nn.Cell):
+    """The two-conv front-end, zeroing padded frames after each block.
+
+    conv1 (one input channel, 9 GFLOP per 16 x 5 s) stays direct: its DFT form is slower.
+    """
+
+    def __init__(self, activation: str = "tanh", conv_impl: str = "auto"):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=(41, 11), stride=(2, 2), pad_mode="pad",
+                               padding=(20, 20, 5, 5), has_bias=False,
+                               weight_init=Normal(math.sqrt(2.0 / (41 * 11 * 32))))
+        self.bn1 = nn.BatchNorm2d(num_features=32)
+        conv2_init = Normal(math.sqrt(2.0 / (21 * 11 * 32)))
+        if use_dft_conv(conv_impl):
+            self.conv2 = DFTConv2d(32, 32, (21, 11), stride=(2, 1), padding=(10, 10, 5, 5), weight_init=conv2_init)
+        else:
+            self.conv2 = nn.Conv2d(32, 32, kernel_size=(21, 11), stride=(2, 1), pad_mode="pad",
+                                   padding=(10, 10, 5, 5), has_bias=False, weight_init=conv2_init)
+        self.bn2 = nn.BatchNorm2d(num_features=32)
+        self.act = _activation(activation)
+
+    def construct(self, x, out_lengths):
+        x = self.act(self.bn1(self.conv1(x)))
+        mask = _time_mask(out_lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1)
+        x = x * mask
+        x = self.act(self.bn2(self.conv2(x)))
+        return x * mask
+
+
+class BiLSTM(nn.Cell):
+    """One bidirectional LSTM layer with summed directions, parameters named as ``nn.LSTM``'s."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        gate = 4 * hidden_size
+        init = Uniform(1.0 / math.sqrt(hidden_size))
+        for suffix in ("", "_reverse"):
+            for name, shape in (("weight_ih_l0", (gate, input_size)), ("weight_hh_l0", (gate, hidden_size)),
+                                ("bias_ih_l0", (gate,)), ("bias_hh_l0", (gate,))):
+                full = name + suffix
+                setattr(self, full, Parameter(initializer(init, shape, ms.float32), name=full))
+        self.lstm = ops.LSTM(input_size, hidden_size, 1, True, False, 0.0)
+        self.reverse = ops.ReverseSequence(seq_dim=0, batch_dim=1)
+        self.split_bias = ms.get_context("device_target") == "GPU"  # cuDNN wants both biases
+
+    def _flat_weights(self, w_ih, w_hh, b_ih, b_hh):
+        if self.split_bias:
+            parts = (w_ih.view(-1, 1, 1), w_hh.view(-1, 1, 1), b_ih.view(-1, 1, 1), b_hh.view(-1, 1, 1))
+        else:
+            parts = (w_ih.view(-1, 1, 1), w_hh.view(-1, 1, 1), (b_ih + b_hh).view(-1, 1, 1))
+        return ops.concat(parts)
+
+    def construct(self, x, lengths, mask):
+        """x: (T, N, F) time-major; lengths: (N,) int32; mask: (T, N, 1)."""
+        zeros = ops.zeros((1, x.shape[1], self.hidden_size), x.dtype)
+        w_fw = self._flat_weights(self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
+        w_bw = self._flat_weights(self.weight_ih_l0_reverse, self.weight_hh_l0_reverse,
+                                  self.bias_ih_l0_reverse, self.bias_hh_l0_reverse)
+        fw, _, _, _, _ = self.lstm(x, zeros, zeros, w_fw)
+        bw, _, _, _, _ = self.lstm(self.reverse(x, lengths), zeros, zeros, w_bw)
+        return (fw + self.reverse(bw, lengths)) * mask
+
+
+class BatchRNN(nn.Cell):
+    """The stack of BiLSTM layers (``RNN.lstms.<i>`` in checkpoints).
+
+    With ``batch_norm`` (off in the zoo, whose GPU lacked BatchNorm1d; on in deepspeech.pytorch
+    and the DS2 paper, where it speeds up convergence) the input of every layer after the first is
+    batch-normalised frame-wise (``RNN.norms.<i-1>``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, batch_norm: bool = False):
+        super().__init__()
+        sizes = [input_size] + [hidden_size] * (num_layers - 1)
+        self.lstms = nn.CellList([BiLSTM(size, hidden_size) for size in sizes])
+        self.batch_norm = batch_norm
+        if batch_norm:
+            self.norms = nn.CellList([SequenceWise(nn.BatchNorm1d(num_features=hidden_size))
+                                      for _ in range(num_layers - 1)])
+
+    def construct(self, x, lengths):
+        mask = _time_mask(lengths, x.shape[0], x.dtype).T.expand_dims(2)
+        for i, lstm in enumerate(self.lstms):
+            if self.batch_norm and i > 0:
+                x = self.norms[i - 1](x) * mask
+            x = lstm(x, lengths, mask)
+        return x
+
+
+class SequenceWise(nn.Cell):
+    """Applies a per-frame module to (T, N, H) by folding time into the batch."""
+
+    def __init__(self, module: nn.Cell):
+        super().__init__()
+        self.module = module
+
+    def construct(self, x):
+        t, n, h = x.shape
+        return self.module(x.reshape(t * n, h)).reshape(t, n, -1)
+
+
+class DeepSpeechModel(nn.Cell):
+    """Spectrogram (N, 1, 161, T) + frame lengths (N,) -> logits (T', N, classes) + lengths (N,)."""
+
+    def __init__(self, num_classes: int = 29, hidden_size: int = 1024, hidden_layers: int = 5,
+                 activation: str = "tanh", n_bins: int = NUM_FREQ_BINS, rnn_batch_norm: bool = False,
+                 conv_impl: str = "auto"):
+        super().__init__()
+        if hidden_size < 1 or hidden_layers < 1:
+            raise ValueError(f"ModelConfig: hidden_size ({hidden_size}) and hidden_layers ({hidden_layers}) must be >= 1")
+        self.conv = MaskConv(activation, conv_impl)
+        rnn_input = 32 * conv_output_bins(n_bins)
+        self.RNN = BatchRNN(rnn_input, hidden_size, hidden_layers, rnn_batch_norm)
+        self.fc = SequenceWise(nn.Dense(hidden_size, num_classes, has_bias=False,
+                                        weight_init=Uniform(1.0 / hidden_size)))
+
+    def construct(self, x, lengths):
+        out_lengths = output_lengths(lengths.astype(ms.int32))
+        x = self.conv(x, out_lengths)
+        n, c, f, t = x.shape
+        x = x.reshape(n, c * f, t).transpose(2, 0, 1)
+        x = self.RNN(x, out_lengths)
+        return self.fc(x), out_lengths
+
+
+def build_model(model_cfg, num_classes: int) -> DeepSpeechModel:
+    if str(model_cfg.get("rnn_type", "LSTM")).upper() != "LSTM":
+        raise ValueError(f"ModelConfig.rnn_type {model_cfg.rnn_type!r}: only LSTM is implemented")
+    return DeepSpeechModel(num_classes, int(model_cfg.hidden_size), int(model_cfg.hidden_layers),
+                           str(model_cfg.get("activation", "tanh")),
+                           rnn_batch_norm=bool(model_cfg.get("rnn_batch_norm", False)),
+                           conv_impl=str(model_cfg.get("conv_impl", "auto")))
+
+
+class PredictWithSoftmax(nn.Cell):
+    """Inference network (eval and export): batch-major probabilities (N, T', C) + lengths."""
+
+    def __init__(self, network: DeepSpeechModel):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.softmax = nn.Softmax(axis=-1)
+
+    def construct(self, x, lengths):
+        logits, out_lengths = self.network(x, lengths)
+        return self.softmax(logits).transpose(1, 0, 2), out_lengths
+
+
+class NetWithLoss(nn.Cell):
+    """CTC loss (``ops.CTCLoss``: raw logits, blank = last class), a weighted batch mean.
+
+    ``labels`` are (N, L) ids padded with the blank id, which the CTC kernel drops, so every
+    batch has the same label shape and the graph is compiled once. ``weights`` is 0 for the
+    filler rows that keep the batch size fixed, so they add neither loss nor gradient.
+    """
+
+    def __init__(self, network: DeepSpeechModel):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.ctc = ops.CTCLoss(ctc_merge_repeated=True, ignore_longer_outputs_than_inputs=True)
+
+    def construct(self, x, lengths, labels, weights):
+        logits, out_lengths = self.network(x, lengths)
+        n, max_label = labels.shape
+        rows = ops.arange(n).astype(ms.int64).expand_dims(1).broadcast_to((n, max_label))
+        cols = ops.arange(max_label).astype(ms.int64).expand_dims(0).broadcast_to((n, max_label))
+        indices = ops.stack((rows.reshape(-1), cols.reshape(-1)), axis=1)
+        loss, _ = self.ctc(logits, indices, labels.reshape(-1).astype(ms.int32), out_lengths)
+        return (loss * weights).sum() / ops.maximum(weights.sum(), 1.0)
+
+
+def count_parameters(net: nn.Cell, trainable_only: bool = True) -> int:
+    params = net.trainable_params() if trainable_only else net.get_parameters()
+    return int(sum(np.prod(p.shape) for p in params))

@@ -1,0 +1,82 @@
+"""Curves from real run folders: the PNGs exist and show exactly the logged series."""
+import os
+
+import matplotlib.image
+import pytest
+
+from src.common.errors import run_main
+from src.tools.plot_runs import auto_weight, main, plot_runs, run_labels, smoothed
+from src.training.run_log import read_records
+from tests.helpers import fsdd_manifest
+from tests.test_entry_points import TINY, run
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two tiny-model runs of 2 epochs x 5 steps on 20 FSDD clips: constant LR vs cosine."""
+    folder = tmp_path_factory.mktemp("plots")
+    manifest = fsdd_manifest(str(folder / "data"), per_digit=2)
+    dirs = []
+    for name, schedule in (("constant", "constant"), ("cosine", "cosine")):
+        run("train.py", "--train_manifest", manifest, "--val_manifest", manifest, "--epochs", "2",
+            "--lr_schedule", schedule, "--learning_rate", "1e-3", "--ckpt_path", str(folder / name), *TINY)
+        dirs.append(str(folder / name / "run"))
+    return folder, dirs
+
+
+def records(run_dir, kind):
+    return [r for r in read_records(os.path.join(run_dir, "metrics.jsonl")) if r["kind"] == kind]
+
+
+def test_every_chart_is_a_png_with_both_runs_series(two_runs):
+    folder, dirs = two_runs
+    drawn = plot_runs(dirs, str(folder / "out"), smooth=0.5)
+    names = {os.path.basename(p): lines for p, lines in drawn.items()}
+    assert sorted(names) == ["grad_norm.png", "loss.png", "lr.png", "overview.png", "throughput.png",
+                             "validation.png"]
+    for path in drawn:
+        height, width, _ = matplotlib.image.imread(path).shape
+        assert width > 500 and height > 300
+    for label, run_dir in zip(("constant/run", "cosine/run"), dirs):
+        train, val = records(run_dir, "train"), records(run_dir, "val")
+        steps, loss = [r["step"] for r in train], [r["loss"] for r in train]
+        lines = {name: {lab: (x, y) for lab, x, y in found} for name, found in names.items()}
+        assert steps == list(range(1, 11))
+        assert lines["loss.png"][f"{label} (raw)"] == (steps, loss)
+        assert lines["loss.png"][f"{label} (smoothed)"][1] == pytest.approx(smoothed(loss, 0.5))
+        assert lines["lr.png"][label] == (steps, [r["lr"] for r in train])
+        assert lines["grad_norm.png"][label] == (steps, [r["grad_norm"] for r in train])
+        assert lines["throughput.png"][label] == (steps, [r["samples_per_s"] for r in train])
+        assert lines["validation.png"][f"{label} WER"] == ([1, 2], [r["wer"] for r in val])
+        assert lines["validation.png"][f"{label} CER"] == ([1, 2], [r["cer"] for r in val])
+        assert len(names["overview.png"]) == sum(len(v) for k, v in names.items() if k != "overview.png")
+    lr = {label: y for label, _, y in names["lr.png"]}
+    assert lr["cosine/run"][0] > lr["cosine/run"][-1] and len(set(lr["constant/run"])) == 1
+    assert ("clipping at 400", [0, 1], [400.0, 400.0]) in names["grad_norm.png"]
+
+
+def test_smoothing_starts_at_the_first_value_and_follows_a_level():
+    assert smoothed([10.0, 10.0, 10.0], 0.9) == pytest.approx([10.0, 10.0, 10.0])
+    values = smoothed([10.0, 0.0], 0.5)
+    assert values[0] == 10.0 and 0 < values[1] < 10
+    assert smoothed([3.0, 1.0], 0.0) == [3.0, 1.0]
+    assert auto_weight(10) == 0.0 and auto_weight(1000) == pytest.approx(0.96, abs=0.01)
+    assert smoothed([float(v % 2) for v in range(1000)])[-100:] == pytest.approx([0.5] * 100, abs=0.05)
+
+
+def test_labels_are_short_and_distinct():
+    assert run_labels(["/x/a/run", "/x/b/run"]) == ["a/run", "b/run"]
+    assert run_labels(["/x/big", "/y/small"]) == ["big", "small"]
+    assert run_labels(["/p/a/b", "/q/a/b"]) == ["p/a/b", "q/a/b"]
+
+
+def test_command_writes_files_and_names_a_bad_folder(two_runs, tmp_path, capsys):
+    folder, dirs = two_runs
+    ok = run("-m", "src.tools.plot_runs", dirs[0], "--out", str(tmp_path / "p"), "--labels", "mine")
+    assert os.path.isfile(tmp_path / "p" / "loss.png") and "overview.png" in ok.stdout
+    for args, message in (([str(folder)], "not a run folder (no metrics.jsonl)"),
+                          ([*dirs, "--labels", "one"], "--labels gives 1 names for 2 run folders"),
+                          ([dirs[0], "--smooth", "1"], "--smooth 1.0: must be in [0, 1)")):
+        assert run_main(lambda: main([*args, "--out", str(tmp_path / "q")])) == 2
+        assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "q" / "loss.png")
