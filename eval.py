@@ -18,31 +18,32 @@ def main(argv=None) -> int:
                         help="JSON results (default: <checkpoint>.<manifest>.eval.json beside the checkpoint)")
     add_device_args(parser)
     args, cfg = parse_with_config(parser, config.eval_config, argv)
-    if cfg.LMConfig.decoder_type not in ("greedy", "beam"):
-        parser.error(f"--decoder_type {cfg.LMConfig.decoder_type!r}: choose greedy or beam")
 
     from src.data.batching import load_utterances
     from src.data.sample_check import SamplePolicy
-    from src.decoding.greedy import build_decoder
+    from src.decoding.select import build_decoder
     from src.evaluation.report import write_eval_report
     from src.evaluation.evaluate import evaluate, summary_line, write_results
     from src.data.features import SpectParams
     from src.inference.predictor import load_predictor
     from src.data.labels import Labels
+    from src.model.geometry import num_classes
 
     setup_device(args.device_target, args.device_id)
     data_cfg = cfg.DataConfig
     labels = Labels.load(data_cfg.labels_path)
-    decoder = build_decoder(labels, cfg.LMConfig)  # loads the LM and forks its workers before the network runs
-    params = SpectParams.from_config(data_cfg.SpectConfig)
-    predictor, hidden, layers = load_predictor(args.pretrain_ckpt, len(labels), cfg.ModelConfig.activation)
-    utts, report = load_utterances(data_cfg.test_manifest, labels, params, policy=SamplePolicy.from_config(data_cfg))
-    print(report.summary(), file=sys.stderr)
-    print(f"model: {layers} x BiLSTM-{hidden} from {args.pretrain_ckpt}", file=sys.stderr)
-    outcome = evaluate(predictor, utts, labels, params, int(data_cfg.batch_size), int(data_cfg.num_workers),
-                       int(data_cfg.pad_multiple), verbose=bool(cfg.verbose), save_output=cfg.save_output,
-                       max_static_shapes=int(data_cfg.max_static_shapes), decoder=decoder)
-    decoder.close()
+    # the LM is loaded and its workers forked before the network runs; they are stopped however this ends
+    with build_decoder(labels, cfg.LMConfig) as decoder:
+        params = SpectParams.from_config(data_cfg.SpectConfig)
+        predictor, hidden, layers = load_predictor(args.pretrain_ckpt, num_classes(labels), cfg.ModelConfig.activation,
+                                                   cfg.ModelConfig.conv_impl, params.n_bins)
+        utts, report = load_utterances(data_cfg.test_manifest, labels, params,
+                                       policy=SamplePolicy.from_config(data_cfg))
+        print(report.summary(), file=sys.stderr)
+        print(f"model: {layers} x BiLSTM-{hidden} from {args.pretrain_ckpt}", file=sys.stderr)
+        outcome = evaluate(predictor, utts, labels, params, int(data_cfg.batch_size), int(data_cfg.num_workers),
+                           int(data_cfg.pad_multiple), verbose=bool(cfg.verbose), save_output=cfg.save_output,
+                           max_static_shapes=int(data_cfg.max_static_shapes), decoder=decoder)
     print(summary_line(outcome["rates"]))
     print(f"decoding ({decoder.describe()}): {outcome['decode_seconds']:.2f} s for {outcome['audio_seconds']:.1f} s "
           f"of audio, {outcome['decode_seconds'] / max(outcome['audio_seconds'], 1e-9):.4f} s per second of audio",

@@ -10,8 +10,8 @@ in src/prep/audio_import.py.
 """
 import sys
 
+from src.common.errors import run_main
 from src.prep.audio_import import main
-from src.prep.common import run_cli
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(run_main(main, prefix="[prep] ", resumable=True))

@@ -6,7 +6,8 @@ The CSV is replaced atomically, never appended to: re-running gives the same fil
 import argparse
 import sys
 
-from src.data.manifest import ManifestError, read_manifest, write_csv
+from src.common.errors import run_main
+from src.data.manifest import read_manifest, write_csv
 
 
 def main(argv=None) -> int:
@@ -14,15 +15,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", required=True, help="deepspeech.pytorch JSON manifest")
     parser.add_argument("--csv", required=True, help="CSV manifest to write")
     args = parser.parse_args(argv)
-    try:
-        entries = read_manifest(args.json)
-        count = write_csv(args.csv, entries)
-    except (ManifestError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    count = write_csv(args.csv, read_manifest(args.json))
     print(f"wrote {count} entries to {args.csv}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -11,8 +11,8 @@ src/prep/librispeech.py.
 """
 import sys
 
+from src.common.errors import run_main
 from src.prep.librispeech import main
-from src.prep.common import run_cli
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(run_main(main, prefix="[prep] ", resumable=True))

@@ -1,7 +1,8 @@
-"""Transcribe audio files (any format/rate sox reads) with a checkpoint or an exported MINDIR.
+"""Transcribe audio files (any format/rate sox reads) with a checkpoint, an exported MINDIR or ONNX model.
 
     python transcribe.py --pretrain_ckpt model.ckpt a.flac b.mp3 [--json out.json]
     python transcribe.py --mindir model.mindir --decoder_type beam --lm_path lm.arpa talk.wav
+    python transcribe.py --onnx model.int8.onnx talk.wav      # ONNX Runtime only: MindSpore is not loaded
 
 Prints ``path: text`` per file; ``--json`` adds per-word start/end times (seconds, from the CTC
 alignment). Long recordings are cut into chunks at silences (``--chunk_seconds``), so memory
@@ -36,6 +37,20 @@ def join_override_values(argv, parser: argparse.ArgumentParser):
     return out
 
 
+def load_network(args, cfg, n_bins: int, classes: int):
+    """The network the flags name. MindSpore is loaded for a checkpoint or a MINDIR only: ``--onnx``
+    runs on ONNX Runtime alone."""
+    if args.onnx:
+        from src.inference.onnx_predictor import OnnxNetwork
+        return OnnxNetwork(args.onnx, n_bins, args.batch_size)
+    from src.inference.networks import CheckpointNetwork, MindirNetwork
+    setup_device(args.device_target, args.device_id)
+    if args.mindir:
+        return MindirNetwork(args.mindir, n_bins)
+    return CheckpointNetwork(args.pretrain_ckpt, classes, cfg.ModelConfig.activation, args.batch_size, n_bins,
+                             cfg.ModelConfig.conv_impl)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
@@ -43,10 +58,12 @@ def main(argv=None) -> int:
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--pretrain_ckpt", help="checkpoint (.ckpt)")
     model.add_argument("--mindir", help="exported MINDIR (export.py); its batch and frames fix the chunking")
+    model.add_argument("--onnx", help="exported ONNX model (export.py --file_format ONNX, float32 or INT8), "
+                                      "run by ONNX Runtime without MindSpore")
     parser.add_argument("--chunk_seconds", type=float, default=20.0, help="longest chunk given to the network")
     parser.add_argument("--search_seconds", type=float, default=8.0,
                         help="a chunk ends at the quietest point of its last this-many seconds")
-    parser.add_argument("--batch_size", type=int, default=4, help="chunks per network call (checkpoint only)")
+    parser.add_argument("--batch_size", type=int, default=4, help="chunks per network call (checkpoint, ONNX)")
     parser.add_argument("--json", default="", help="write results with word times here ('-': to stdout)")
     add_device_args(parser)
     argv = join_override_values(sys.argv[1:] if argv is None else list(argv), parser)
@@ -54,25 +71,21 @@ def main(argv=None) -> int:
     if args.chunk_seconds <= 0 or args.search_seconds <= 0 or args.batch_size < 1:
         parser.error("--chunk_seconds and --search_seconds must be > 0, --batch_size >= 1")
 
-    from src.decoding.greedy import build_decoder
+    from src.decoding.select import build_decoder
     from src.data.features import SpectParams
     from src.data.labels import Labels
-    from src.prep.common import atomic_write_text
-    from src.inference.transcribe import CheckpointNetwork, MindirNetwork, Transcriber
+    from src.common.files import atomic_write_text
+    from src.inference.transcribe import Transcriber
+    from src.model.geometry import num_classes
 
     labels = Labels.load(cfg.DataConfig.labels_path)
-    decoder = build_decoder(labels, cfg.LMConfig)  # loads the LM and forks its workers before the network runs
-    setup_device(args.device_target, args.device_id)
-    params = SpectParams.from_config(cfg.DataConfig.SpectConfig)
-    if args.mindir:
-        network = MindirNetwork(args.mindir, params.n_bins)
-    else:
-        network = CheckpointNetwork(args.pretrain_ckpt, len(labels), cfg.ModelConfig.activation, args.batch_size,
-                                    params.n_bins)
-    print(f"model: {network.description}; decoding: {decoder.describe()}", file=sys.stderr)
-    transcriber = Transcriber(network, decoder, params, args.chunk_seconds, args.search_seconds)
     results, failed = [], 0
-    with decoder:
+    # the LM is loaded and its workers forked before the network runs; they are stopped however this ends
+    with build_decoder(labels, cfg.LMConfig) as decoder:
+        params = SpectParams.from_config(cfg.DataConfig.SpectConfig)
+        network = load_network(args, cfg, params.n_bins, num_classes(labels))
+        print(f"model: {network.description}; decoding: {decoder.describe()}", file=sys.stderr)
+        transcriber = Transcriber(network, decoder, params, args.chunk_seconds, args.search_seconds)
         for result in transcriber.run(args.audio):
             if result.error:
                 failed += 1

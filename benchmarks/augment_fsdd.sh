@@ -15,9 +15,9 @@ cd "$DS2_ROOT"
 mkdir -p "$OUT"
 python -m src.prep.fsdd --fsdd_dir ../shared/data/fsdd --target_dir "$OUT/data" --test_speaker "$SPEAKER"
 TRAIN="$OUT/data/fsdd_train_manifest.csv" TEST="$OUT/data/fsdd_test_manifest.csv"
-python -m src.data.noise make --target_dir "$OUT/noise_train" --seed 1 --babble_manifest "$TRAIN"
-python -m src.data.noise make --target_dir "$OUT/noise_test" --seed 2 --babble_dir ../shared/data/librispeech-sample
-python -m src.data.noise mix --manifest "$TEST" --noise_dir "$OUT/noise_test" --snr 10 --target_dir "$OUT/test_snr10"
+python -m src.tools.noise make --target_dir "$OUT/noise_train" --seed 1 --babble_manifest "$TRAIN"
+python -m src.tools.noise make --target_dir "$OUT/noise_test" --seed 2 --babble_dir ../shared/data/librispeech-sample
+python -m src.tools.noise mix --manifest "$TEST" --noise_dir "$OUT/noise_test" --snr 10 --target_dir "$OUT/test_snr10"
 NOISY="$OUT/test_snr10/fsdd_test_manifest_snr10.csv"
 COMMON=(--train_manifest "$TRAIN" --model_size small --epochs "$EPOCHS" --batch_size 16 --learning_rate 2e-3
         --lr_schedule cosine --warmup_steps 100 --pad_multiple 16 --activation hardtanh --rnn_batch_norm true

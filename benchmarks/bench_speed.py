@@ -6,11 +6,11 @@ are reported. Also printed: peak resident memory, the data pipeline's throughput
 LibriSpeech sample against what a training step consumes, and the projected time of one
 train-clean-100 epoch.
 
-Usage (from the project root; PyTorch from requirements-bench.txt):
-    .venv/bin/python benchmarks/bench_speed.py            # full + small model, train + inference
-    .venv/bin/python benchmarks/bench_speed.py --torch_padded --steps 3 --warmup 1   # the README's table
-    .venv/bin/python benchmarks/bench_speed.py --quick    # fewer steps
-    .venv/bin/python benchmarks/bench_speed.py --cases small --steps 3 --feature_cache_dir /tmp/fc
+Usage (from the project root, with the venv active; PyTorch from requirements-bench.txt):
+    python -m benchmarks.bench_speed            # full + small model, train + inference
+    python -m benchmarks.bench_speed --torch_padded --steps 3 --warmup 1   # the table in docs/speed.md
+    python -m benchmarks.bench_speed --quick    # fewer steps
+    python -m benchmarks.bench_speed --cases small --steps 3 --feature_cache_dir /tmp/fc
 """
 import argparse
 import copy
@@ -18,7 +18,6 @@ import gc
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The oneDNN ISA cap that ``src`` sets helps MindSpore's conv but slows PyTorch's (its own oneDNN
 # copy, which reads the variable when it first runs): PyTorch gets the user's setting back below.
 USER_ONEDNN_ISA = os.environ.get("ONEDNN_MAX_CPU_ISA")
@@ -42,10 +40,11 @@ import config  # noqa: E402
 from src.data.augment import AugmentParams  # noqa: E402
 from src.config.overrides import apply_model_size, apply_overrides  # noqa: E402
 from src.data.batching import BatchSource, create_dataset  # noqa: E402
-from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, conv_output_bins  # noqa: E402
+from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model  # noqa: E402
+from src.model.geometry import rnn_input_size  # noqa: E402
 from src.data.features import SpectParams  # noqa: E402
 from src.data.labels import Labels  # noqa: E402
-from src.data.noise import make_noise_dir  # noqa: E402
+from src.tools.noise import make_noise_dir  # noqa: E402
 from src.data.sample_check import Utterance  # noqa: E402
 from src.training.step import TrainStep, build_optimizer  # noqa: E402
 
@@ -100,7 +99,7 @@ class TorchDeepSpeech(torch.nn.Module):
         super().__init__()
         self.packed = packed
         self.conv = TorchMaskConv(activation)
-        sizes = [32 * conv_output_bins()] + [hidden] * (layers - 1)
+        sizes = [rnn_input_size()] + [hidden] * (layers - 1)
         self.lstms = torch.nn.ModuleList([torch.nn.LSTM(s, hidden, bidirectional=True) for s in sizes])
         self.norms = torch.nn.ModuleList([torch.nn.BatchNorm1d(hidden) for _ in range(layers - 1)]
                                          if rnn_batch_norm else [])

@@ -11,7 +11,7 @@ OUT=$(get_real_path "${1:-bench_output/overfit}")
 EPOCHS=${OVERFIT_EPOCHS:-70}
 cd "$DS2_ROOT"
 mkdir -p "$OUT"
-python -m src.prep.librispeech_tree --libri_root ../shared/data/librispeech-sample/LibriSpeech --target_dir "$OUT/data"
+python librispeech.py --libri-root ../shared/data/librispeech-sample/LibriSpeech --target-dir "$OUT/data"
 MANIFEST="$OUT/data/libri_test_other_manifest.csv"
 start=$(date +%s)
 python train.py --train_manifest "$MANIFEST" --model_size small --epochs "$EPOCHS" --batch_size 4 \

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Idempotent set-up: system packages, a virtual environment and the pinned requirements.
+# Idempotent set-up: system packages, a virtual environment, the pinned runtime requirements
+# (requirements.txt) and the test tools (requirements-test.txt).
 # Safe to run again and again: each step is skipped when already done.
 # Source it (". scripts/setup.sh") to get the environment activated, or run it with bash.
 #
-# The venv lives outside the clone, keyed by the requirements' hash and the Python version,
-# so a fresh clone on the same machine (CI) reuses it instead of downloading 2.5 GB again.
-# Override its place with DS2_VENV=/some/dir.
+# The venv lives outside the clone, keyed by the hash of both requirements files and the Python
+# version, so a fresh clone on the same machine (CI) reuses it instead of downloading 2.5 GB again.
+# Override its place with DS2_VENV=/some/dir. The project itself is not installed into it (clones
+# share it): the code runs from the clone, and pytest finds it through pyproject.toml's pythonpath.
 set -euo pipefail
 
 DS2_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,7 +37,8 @@ _ds2_system_packages() {
 
 _ds2_venv() {
     local key
-    key="$( (cat "$DS2_ROOT/requirements.txt"; "$DS2_PYTHON" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-12)"
+    local requirements=("$DS2_ROOT/requirements.txt" "$DS2_ROOT/requirements-test.txt")
+    key="$( (cat "${requirements[@]}"; "$DS2_PYTHON" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-12)"
     DS2_VENV="${DS2_VENV:-$HOME/.cache/deepspeech2-mindspore/venv-$key}"
     if [ ! -f "$DS2_VENV/.ds2-installed" ]; then
         echo "[setup] creating virtual environment $DS2_VENV"
@@ -43,9 +46,9 @@ _ds2_venv() {
         "$DS2_PYTHON" -m venv "$DS2_VENV"
         "$DS2_VENV/bin/python" -m pip install -q --upgrade pip
         echo "[setup] installing requirements (MindSpore is ~2.5 GB, first time only)"
-        "$DS2_VENV/bin/python" -m pip install -q -r "$DS2_ROOT/requirements.txt"
-        "$DS2_VENV/bin/python" -c 'import mindspore, numpy; assert numpy.__version__ < "2", numpy.__version__' \
-            || { echo "[setup] the installed MindSpore/NumPy do not import" >&2; exit 1; }
+        "$DS2_VENV/bin/python" -m pip install -q -r "${requirements[0]}" -r "${requirements[1]}"
+        "$DS2_VENV/bin/python" -c 'import mindspore, numpy, pytest; assert numpy.__version__ < "2", numpy.__version__' \
+            || { echo "[setup] the installed MindSpore/NumPy/pytest do not import" >&2; exit 1; }
         touch "$DS2_VENV/.ds2-installed"
     fi
     # a stable name inside the clone for people who want to activate it by hand

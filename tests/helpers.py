@@ -33,6 +33,18 @@ def fsdd_manifest(folder, speakers=("jackson",), per_digit=2, name="m.csv"):
     return path
 
 
+def random_checkpoint(path, hidden_size=64, hidden_layers=2, seed=0):
+    """A tiny network with seeded random weights saved as a checkpoint: for the plumbing of eval,
+    export and transcription without spending minutes on training. Returns its path."""
+    import mindspore as ms
+
+    from src.model.checkpoint import save_checkpoint
+    from src.model.deepspeech2 import DeepSpeechModel
+
+    ms.set_seed(seed)
+    return save_checkpoint(DeepSpeechModel(29, hidden_size, hidden_layers, "tanh"), str(path))
+
+
 def manifest_rows(path, max_seconds=None):
     """Rows of a prepared CSV manifest, checked: absolute existing files, 16 kHz mono 16-bit wav,
     sorted by duration (each under ``max_seconds`` if given)."""

@@ -1,14 +1,10 @@
 """The benchmark's PyTorch network is the same computation as ours (so its timings compare like with like)."""
-import os
-import sys
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")  # requirements-bench.txt only
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-import bench_speed  # noqa: E402
+from benchmarks import bench_speed  # noqa: E402  (first: it imports src, which caps oneDNN before MindSpore loads)
 import mindspore as ms  # noqa: E402
 from mindspore import Tensor  # noqa: E402
 

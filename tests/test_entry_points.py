@@ -80,7 +80,7 @@ def test_export_reloads_with_graphcell_and_matches(trained):
 
 
 def test_eval_on_real_librispeech_with_apostrophes(trained, tmp_path):
-    from src.prep.librispeech_tree import convert_librispeech_tree
+    from src.prep.librispeech import convert_librispeech_tree
 
     manifests = convert_librispeech_tree(LIBRI, str(tmp_path / "libri"), workers=2)
     (manifest,) = manifests.values()

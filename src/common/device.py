@@ -2,17 +2,15 @@
 import ctypes.util
 import os
 
-import mindspore as ms
+from src.common.errors import DeviceError
 
 DEVICES = ("CPU", "GPU", "Ascend")
 
 
-class DeviceError(RuntimeError):
-    pass
-
-
 def setup_device(device_target: str = "CPU", device_id: int = 0, graph_mode: bool = True) -> None:
     """Graph mode on the requested device (graph mode is ~10x faster than PyNative here)."""
+    import mindspore as ms  # here, not at the top: transcribe.py --onnx parses --device_target without MindSpore
+
     if device_target not in DEVICES:
         raise DeviceError(f"--device_target {device_target!r}: choose one of {', '.join(DEVICES)}")
     missing = _missing_backend(device_target)

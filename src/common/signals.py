@@ -16,19 +16,10 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
+from src.common.errors import TrainingInterrupted  # noqa: F401  (what the loop raises on a stop)
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _state = {"signum": None}
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on a signal after saving; ``exit_code`` is 128 + the signal number."""
-
-    def __init__(self, signum: int, checkpoint: str):
-        name = signal.Signals(signum).name
-        where = f"saved {checkpoint}; continue with --resume auto" if checkpoint else "no checkpoint written"
-        super().__init__(f"stopped by {name}: {where}")
-        self.exit_code = 128 + signum
-        self.checkpoint = checkpoint
 
 
 def _handler(signum: int, frame) -> None:

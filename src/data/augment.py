@@ -10,7 +10,7 @@ resumed run and a data-parallel run see the same augmented data.
 - ``noise_dir``: with probability ``noise_prob`` add a random segment of a random recording from
   that folder at a level in [noise_min, noise_max] relative to the speech RMS (deepspeech.pytorch;
   level L is an SNR of -20 log10 L dB: 0.5 = 6 dB, 0.316 = 10 dB, 0.1 = 20 dB). ``python -m
-  src.data.noise make`` writes such a folder when you have no noise recordings.
+  src.tools.noise make`` writes such a folder when you have no noise recordings.
 - ``vtlp``: vocal tract length perturbation (Jaitly & Hinton 2013): the frequency axis of the
   spectrogram is warped by a factor in [vtlp_min, vtlp_max] (piecewise linear, Nyquist fixed),
   which moves the formants as a longer or shorter vocal tract would, without changing tempo or
@@ -24,40 +24,20 @@ from functools import lru_cache
 
 import numpy as np
 
+from src.config.schema import AugmentationConfig
 from src.data.features import load_audio
 from src.data.noise import add_noise, noise_files, noise_segment
 
 
 @dataclass(frozen=True)
-class AugmentParams:
-    speed_volume_perturb: bool = False
-    speed_min: float = 0.9
-    speed_max: float = 1.1
-    gain_min: float = -6.0
-    gain_max: float = 8.0
-    spec_augment: bool = False
-    freq_masks: int = 2
-    freq_mask_width: int = 15
-    time_masks: int = 2
-    time_mask_ratio: float = 0.05
-    noise_dir: str = ""
-    noise_prob: float = 0.4
-    noise_min: float = 0.0
-    noise_max: float = 0.5
-    vtlp: bool = False
-    vtlp_min: float = 0.9
-    vtlp_max: float = 1.1
+class AugmentParams(AugmentationConfig):
+    """``AugmentationConfig`` (its keys and defaults), with what it switches on."""
 
     @classmethod
     def from_config(cls, aug_cfg) -> "AugmentParams":
-        known = {k: aug_cfg[k] for k in cls.__dataclass_fields__ if k in aug_cfg}
-        params = cls(**known)
-        if params.speed_min <= 0 or params.speed_max < params.speed_min:
-            raise ValueError(f"AugmentationConfig: need 0 < speed_min <= speed_max, got "
-                             f"{params.speed_min}, {params.speed_max}")
-        if params.vtlp_min <= 0 or params.vtlp_max < params.vtlp_min:
-            raise ValueError(f"AugmentationConfig: need 0 < vtlp_min <= vtlp_max, got "
-                             f"{params.vtlp_min}, {params.vtlp_max}")
+        """The section's values (ranges are checked with the whole config, src/config/checks.py) and a
+        noise folder that holds audio."""
+        params = super().from_config(aug_cfg)
         if params.noise_dir and not noise_files(params.noise_dir):
             raise ValueError(f"AugmentationConfig.noise_dir {params.noise_dir!r}: no .wav/.flac files found")
         return params

@@ -16,9 +16,9 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from src.data.augment import AugmentParams, perturb_waveform, spec_augment, vtlp
-from src.model.deepspeech2 import output_lengths
 from src.data.features import AudioError, SpectParams, audio_features, load_audio, spectrogram
 from src.data.sample_check import LoadReport, Utterance, load_utterances, required_frames  # noqa: F401 (re-exported)
+from src.model.geometry import output_frames
 
 COLUMNS = ["inputs", "input_length", "labels", "weights"]
 
@@ -101,7 +101,7 @@ class BatchSource:
             samples = perturb_waveform(load_audio(utt.wav_path, self.params.sample_rate), rng, self.augment,
                                        self.params.sample_rate)
             spec = spectrogram(samples, self.params)
-            if required_frames(utt.ids) > int(output_lengths(spec.shape[1])):
+            if required_frames(utt.ids) > int(output_frames(spec.shape[1])):
                 spec = None  # sped up too far for its transcript: use the clean audio
         if spec is None:
             spec = self.clean_features(utt)

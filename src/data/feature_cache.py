@@ -16,11 +16,11 @@ import glob
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict
 
 import numpy as np
 
+from src.common.files import atomic_write
 from src.data.features import SpectParams, audio_features
 
 # Bump when src/data/features.py computes different numbers for the same SpectParams.
@@ -33,18 +33,6 @@ def config_fingerprint(params: SpectParams) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _write_atomic(path: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 class FeatureCache:
     """Callable ``utt -> clean spectrogram``, for ``BatchSource(feature_fn=...)``; picklable for workers."""
 
@@ -54,8 +42,8 @@ class FeatureCache:
         os.makedirs(self.folder, exist_ok=True)
         description = os.path.join(self.folder, "spect_config.json")
         if not os.path.exists(description):  # for people looking into the cache
-            text = json.dumps({"version": FEATURES_VERSION, **asdict(params)}, indent=1).encode()
-            _write_atomic(description, lambda fh: fh.write(text))
+            with atomic_write(description) as fh:
+                json.dump({"version": FEATURES_VERSION, **asdict(params)}, fh, indent=1)
 
     def entry_path(self, wav_path: str) -> str:
         """Where the features of ``wav_path`` in its current state are (or would be) stored."""
@@ -79,7 +67,9 @@ class FeatureCache:
                     os.remove(stale)
                 except FileNotFoundError:  # another worker removed it first
                     pass
-        _write_atomic(path, lambda fh: np.save(fh, spec, allow_pickle=False))
+        # no fsync: a power cut leaves at worst an empty or zeroed entry, which np.load rejects (recomputed above)
+        with atomic_write(path, "wb", fsync=False) as fh:
+            np.save(fh, spec, allow_pickle=False)
         return spec
 
     def __call__(self, utt) -> np.ndarray:

@@ -15,9 +15,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import get_window, resample_poly
 
-
-class AudioError(ValueError):
-    """An audio file that cannot be used; the message names the file."""
+from src.common.errors import AudioError
+from src.config.schema import SpectConfig
+from src.model.geometry import freq_bins
 
 
 # Window names the zoo configs use, mapped to what current SciPy accepts.
@@ -25,16 +25,9 @@ _WINDOW_ALIASES = {"hanning": "hann"}
 
 
 @dataclass(frozen=True)
-class SpectParams:
-    sample_rate: int = 16000
-    window_size: float = 0.02
-    window_stride: float = 0.01
-    window: str = "hamming"
-
-    @classmethod
-    def from_config(cls, spect_cfg) -> "SpectParams":
-        return cls(int(spect_cfg["sample_rate"]), float(spect_cfg["window_size"]),
-                   float(spect_cfg["window_stride"]), str(spect_cfg["window"]))
+class SpectParams(SpectConfig):
+    """``SpectConfig`` (its keys and defaults; ``SpectParams.from_config(cfg.DataConfig.SpectConfig)``)
+    with the sizes derived from it."""
 
     @property
     def n_fft(self) -> int:
@@ -46,7 +39,7 @@ class SpectParams:
 
     @property
     def n_bins(self) -> int:
-        return self.n_fft // 2 + 1
+        return freq_bins(self.n_fft)
 
     def num_frames(self, num_samples: int) -> int:
         return 1 + num_samples // self.hop

@@ -12,13 +12,10 @@ from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
 from src import ROOT
+from src.common.errors import LabelError
 
 BLANK = "_"
 DEFAULT_LABELS_PATH = os.path.join(ROOT, "labels.json")  # the zoo's 29 symbols beside the code
-
-
-class LabelError(ValueError):
-    """labels.json is missing or malformed."""
 
 
 class Labels:

@@ -16,9 +16,8 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple
 
-
-class ManifestError(ValueError):
-    """A manifest that cannot be read; the message names the file and line."""
+from src.common.errors import ManifestError
+from src.common.files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -92,11 +91,9 @@ def _read_json(path: str, base: str, text: str, report) -> List[Entry]:
 
 def write_csv(path: str, entries: Iterable[Entry]) -> int:
     """Write a CSV manifest atomically (temporary file, then rename); returns the line count."""
-    tmp = f"{path}.tmp{os.getpid()}"
     count = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         for entry in entries:
             fh.write(f"{entry.wav_path},{entry.txt_path}\n")
             count += 1
-    os.replace(tmp, path)
     return count

@@ -25,12 +25,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import soundfile as sf
 
-from src.model.deepspeech2 import output_lengths
+from src.config.schema import TrainDataConfig
 from src.data.features import SpectParams
 from src.data.labels import Labels
 from src.data.manifest import Entry, read_manifest
+from src.model.geometry import output_frames
 
-POLICIES = ("skip", "error")
 EXAMPLES_PER_REASON = 3
 
 
@@ -49,19 +49,17 @@ class Utterance:
 
 @dataclass(frozen=True)
 class SamplePolicy:
-    on_bad_sample: str = "skip"
-    convert_audio: bool = True  # resample / downmix (counted) instead of refusing
-    max_duration: float = 0.0  # seconds; 0 = no limit
-    max_label_length: int = 0  # labels; 0 = no limit
+    """What to do with unusable entries: DataConfig's keys (defaults from the schema), plus limits
+    that only training and check_manifest set. Values are checked with the config (src/config/checks.py)."""
+    on_bad_sample: str = TrainDataConfig.on_bad_sample  # skip | error
+    convert_audio: bool = TrainDataConfig.convert_audio  # resample / downmix (counted) instead of refusing
+    max_duration: float = TrainDataConfig.max_duration  # seconds; 0 = no limit
+    max_label_length: int = TrainDataConfig.label_pad_length  # labels; 0 = no limit
     decode_audio: bool = False  # read every sample, not just the header (slower; check_manifest does)
-
-    def __post_init__(self):
-        if self.on_bad_sample not in POLICIES:
-            raise ValueError(f"--on_bad_sample {self.on_bad_sample!r}: choose one of {', '.join(POLICIES)}")
 
     @classmethod
     def from_config(cls, data_cfg, **limits) -> "SamplePolicy":
-        return cls(str(data_cfg.get("on_bad_sample", "skip")), bool(data_cfg.get("convert_audio", True)), **limits)
+        return cls(str(data_cfg["on_bad_sample"]), bool(data_cfg["convert_audio"]), **limits)
 
 
 @dataclass
@@ -197,9 +195,9 @@ def check_entry(entry: Entry, labels: Labels, params: SpectParams, policy: Sampl
         return None, 0.0
     ids = tuple(labels.encode(text))
     frames = params.num_frames(samples)
-    if required_frames(ids) > int(output_lengths(frames)):
+    if required_frames(ids) > int(output_frames(frames)):
         report.skip("transcript too long for its audio (cannot be aligned by CTC)",
-                    f"{entry.where}: {len(ids)} labels, {int(output_lengths(frames))} output frames")
+                    f"{entry.where}: {len(ids)} labels, {int(output_frames(frames))} output frames")
         return None, 0.0
     if policy.max_label_length and len(ids) > policy.max_label_length:
         report.skip(f"more labels than label_pad_length {policy.max_label_length}",

@@ -22,51 +22,24 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.decoding.greedy import Hypothesis
+from src.config.schema import LMConfig
 from src.data.labels import Labels
+from src.decoding.base import Decoder, Hypothesis
 from src.decoding.ngram_lm import arpa_vocabulary
 
 
 @dataclass(frozen=True)
-class BeamSettings:
-    lm_path: str = ""
-    alpha: float = 0.5
-    beta: float = 1.0
-    beam_width: int = 100
-    cutoff_top_n: int = 40
-    cutoff_prob: float = 1.0
-    top_paths: int = 1
-    lm_workers: int = 1
-    token_min_logp: float = -5.0
-    beam_prune_logp: float = -10.0
-    unk_score_offset: float = -10.0
+class BeamSettings(LMConfig):
+    """``LMConfig`` (its keys and defaults; ranges are checked with the whole config, src/config/checks.py)."""
 
     @classmethod
     def from_config(cls, lm_cfg) -> "BeamSettings":
-        defaults = cls()
-        values = {name: type(getattr(defaults, name))(lm_cfg.get(name, getattr(defaults, name)))
-                  for name in cls.__dataclass_fields__}
-        settings = cls(**values)
-        settings.check()
+        """The section's values, and an LM file that exists."""
+        settings = super().from_config(lm_cfg)
+        if settings.lm_path and not os.path.isfile(settings.lm_path):
+            raise ValueError(f"--lm_path {settings.lm_path}: file not found "
+                             "(use --lm_path '' for beam search without an LM)")
         return settings
-
-    def check(self) -> None:
-        """Every value a user can get wrong, named by its option."""
-        problems = []
-        if self.beam_width < 1:
-            problems.append(f"--beam_width {self.beam_width}: must be >= 1")
-        if not 1 <= self.top_paths <= self.beam_width:
-            problems.append(f"--top_paths {self.top_paths}: must be between 1 and --beam_width ({self.beam_width})")
-        if self.cutoff_top_n < 1:
-            problems.append(f"--cutoff_top_n {self.cutoff_top_n}: must be >= 1")
-        if not 0 < self.cutoff_prob <= 1:
-            problems.append(f"--cutoff_prob {self.cutoff_prob}: must be in (0, 1]")
-        if self.lm_workers < 1:
-            problems.append(f"--lm_workers {self.lm_workers}: must be >= 1")
-        if self.lm_path and not os.path.isfile(self.lm_path):
-            problems.append(f"--lm_path {self.lm_path}: file not found (use --lm_path '' for beam search without an LM)")
-        if problems:
-            raise ValueError("; ".join(problems))
 
 
 def candidate_log_probs(probs: np.ndarray, cutoff_top_n: int, cutoff_prob: float) -> np.ndarray:
@@ -118,8 +91,11 @@ def _search(task: Tuple) -> List[Tuple[str, List, float, float]]:
     return [(text, frames, float(acoustic), float(total)) for text, _, frames, acoustic, total in beams]
 
 
-class BeamDecoder:
-    """``decode(probs, lengths)`` -> the ``top_paths`` best hypotheses per utterance, best first."""
+class BeamDecoder(Decoder):
+    """``decode(probs, lengths)`` -> the ``top_paths`` best hypotheses per utterance, best first.
+
+    With ``lm_workers`` > 1 it holds a pool of worker processes: use it in a ``with`` block.
+    """
 
     name = "beam"
 
@@ -189,14 +165,9 @@ class BeamDecoder:
         return f"beam {s.beam_width}, {lm}, {s.lm_workers} worker{'s' if s.lm_workers > 1 else ''}"
 
     def close(self) -> None:
+        """Stop the worker processes (at once: after ``decode`` returns or raises they have no work)."""
         if self._pool is not None:
-            self._pool.close()
+            self._pool.terminate()
             self._pool.join()
             self._pool = None
         self._ctc.cleanup()
-
-    def __enter__(self) -> "BeamDecoder":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -1,26 +1,13 @@
-"""From network outputs to text: greedy CTC decoding, and the decoder choice of ``LMConfig``.
-
-Greedy (the zoo's, the default) takes the best class per frame, merges repeats, drops blanks and
-stops at the length. ``LMConfig.decoder_type = "beam"`` selects CTC prefix beam search with an
-optional n-gram LM (src/decoding/beam.py). Both decoders answer ``decode(probs, lengths)`` with
-an n-best list of ``Hypothesis`` per utterance, so eval, tuning and transcription use either.
+"""Greedy CTC decoding, the zoo's (and the default): the best class per frame, repeats merged,
+blanks dropped, stopping at the length. The beam search with an LM is src/decoding/beam.py; both
+are ``Decoder``s (src/decoding/base.py), chosen by ``LMConfig.decoder_type`` in src/decoding/select.py.
 """
-from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import List, Sequence
 
 import numpy as np
 
 from src.data.labels import Labels
-
-# (word, first output frame, end output frame exclusive)
-WordFrames = Tuple[str, int, int]
-
-
-@dataclass
-class Hypothesis:
-    text: str
-    words: List[WordFrames] = field(default_factory=list)
-    score: float = 0.0  # log score: acoustic (+ weighted LM and word bonus for beam search)
+from src.decoding.base import Decoder, Hypothesis, WordFrames
 
 
 def greedy_decode(probs: np.ndarray, lengths: Sequence[int], labels: Labels) -> List[str]:
@@ -61,8 +48,8 @@ def greedy_word_frames(best: Sequence[int], labels: Labels) -> List[WordFrames]:
     return words
 
 
-class GreedyDecoder:
-    """The zoo's decoding as a ``decode(probs, lengths)`` decoder: one hypothesis per utterance."""
+class GreedyDecoder(Decoder):
+    """The zoo's decoding as a ``Decoder``: one hypothesis per utterance; holds nothing to close."""
 
     name = "greedy"
 
@@ -83,23 +70,3 @@ class GreedyDecoder:
 
     def describe(self) -> str:
         return "greedy"
-
-    def close(self) -> None:
-        """Nothing to release (the beam decoder's worker pool needs this)."""
-
-    def __enter__(self) -> "GreedyDecoder":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def build_decoder(labels: Labels, lm_cfg):
-    """The decoder ``LMConfig`` asks for (``decoder_type`` greedy | beam)."""
-    kind = str(lm_cfg.get("decoder_type", "greedy"))
-    if kind == "greedy":
-        return GreedyDecoder(labels)
-    if kind == "beam":
-        from src.decoding.beam import BeamDecoder, BeamSettings  # pyctcdecode/kenlm only when asked for
-        return BeamDecoder(labels, BeamSettings.from_config(lm_cfg))
-    raise ValueError(f"--decoder_type {kind!r}: choose greedy or beam")

@@ -16,12 +16,11 @@ Written as ARPA, gamma(h) is the back-off weight of h. Everything is held in mem
 meant for transcripts (up to a few million words), not for web-scale text.
 """
 import math
-import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Sequence, Set, Tuple
 
-from src.prep.common import temp_path_for
+from src.common.files import atomic_write
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
@@ -130,8 +129,7 @@ def estimate(sentences: Iterable[Sequence[str]], order: int = 3) -> NgramModel:
 
 def write_arpa(model: NgramModel, path: str) -> None:
     """ARPA text (what KenLM, pyctcdecode and SRILM read); written to a temp name, then renamed."""
-    tmp = temp_path_for(path)
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         fh.write("\n\\data\\\n")
         for n in range(1, model.order + 1):
             fh.write(f"ngram {n}={len(model.log10_prob[n - 1])}\n")
@@ -144,7 +142,6 @@ def write_arpa(model: NgramModel, path: str) -> None:
                     line += f"\t{backoffs.get(gram, 0.0):.7g}"
                 fh.write(line + "\n")
         fh.write("\n\\end\\\n")
-    os.replace(tmp, path)
 
 
 def arpa_vocabulary(path: str) -> Set[str]:

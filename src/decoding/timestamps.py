@@ -1,15 +1,14 @@
 """Word start/end times from a CTC alignment: output frames -> seconds within the audio.
 
-The network's output frame j comes from input frames 2j and 2j+1 (conv1 has time stride 2, see
-``src.model.deepspeech2.output_lengths``), and input frame i is centred at i hops. A word spans the
+The network's output frame j comes from input frames TIME_STRIDE * j onwards (conv1 has time
+stride 2, see ``src/model/geometry.py``), and input frame i is centred at i hops. A word spans the
 output frames from its first to its last character (blanks between them included).
 """
 from typing import Dict, List, Sequence
 
-from src.decoding.greedy import WordFrames
 from src.data.features import SpectParams
-
-TIME_STRIDE = 2
+from src.decoding.base import WordFrames
+from src.model.geometry import TIME_STRIDE
 
 
 def output_frame_seconds(params: SpectParams) -> float:

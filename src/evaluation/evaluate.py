@@ -5,12 +5,13 @@ The printed format is the zoo's (and deepspeech.pytorch V2.1's): per utterance `
 Average CER y.yyy\\t`` in percent, corpus-level.
 """
 import json
-import os
 import pickle
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from src.common.files import atomic_write
 from src.data.batching import BatchSource, Utterance, create_dataset, make_batches
+from src.decoding.base import Decoder
 from src.decoding.greedy import GreedyDecoder
 from src.data.features import SpectParams
 from src.data.labels import Labels
@@ -25,9 +26,10 @@ def summary_line(rates: ErrorRates) -> str:
 def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: SpectParams, batch_size: int,
              num_workers: int = 1, pad_multiple: int = 64, verbose: bool = False,
              printer: Callable[[str], None] = print, save_output: str = "", max_static_shapes: int = 8,
-             decoder=None) -> Dict:
-    """Decode every utterance (greedy, or ``decoder`` from ``src.decoding.greedy.build_decoder``); returns totals,
-    per-utterance results, and the decoding time with the audio duration (for the speed report)."""
+             decoder: Optional[Decoder] = None) -> Dict:
+    """Decode every utterance (greedy, or ``decoder``, which the caller opened with ``with build_decoder(...)``
+    and closes); returns totals, per-utterance results, and the decoding time with the audio duration
+    (for the speed report)."""
     decoder = decoder or GreedyDecoder(labels)
     decode_seconds = 0.0
     predictor.set_train(False)
@@ -59,10 +61,8 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
                 printer(f"Hyp: {hyp.lower()}")
                 printer(f"WER: {wer} CER: {cer}\n")
     if save_output:
-        tmp = f"{save_output}.bin.tmp{os.getpid()}"
-        with open(tmp, "wb") as fh:
+        with atomic_write(save_output + ".bin", "wb") as fh:
             pickle.dump(saved, fh)
-        os.replace(tmp, save_output + ".bin")
     audio_seconds = sum(u.frames - 1 for u in utts) * params.hop / params.sample_rate
     return {"rates": rates, "utterances": results, "decode_seconds": decode_seconds, "audio_seconds": audio_seconds}
 
@@ -74,7 +74,5 @@ def write_results(path: str, outcome: Dict, extra: Optional[Dict] = None) -> Non
            "word_edits": rates.word_edits, "chars": rates.chars, "char_edits": rates.char_edits}
     doc.update(extra or {})
     doc["results"] = outcome["utterances"]
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         json.dump(doc, fh, indent=1)
-    os.replace(tmp, path)

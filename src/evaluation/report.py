@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import Levenshtein
 
+from src.common.files import atomic_write
 from src.evaluation.evaluate import summary_line
 from src.evaluation.metrics import ErrorRates
 
@@ -142,8 +143,6 @@ def render_report(outcome: Dict, meta: Optional[Dict] = None, worst: int = 20) -
 def write_eval_report(result_file: str, outcome: Dict, meta: Optional[Dict] = None) -> str:
     """Write the report beside ``result_file`` (atomically); returns its path."""
     path = report_path(result_file)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         fh.write(render_report(outcome, meta))
-    os.replace(tmp, path)
     return path

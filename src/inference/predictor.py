@@ -1,24 +1,45 @@
-"""Building the inference network from a checkpoint, shared by eval.py and export.py.
+"""Building the inference network from a checkpoint (eval.py, export.py, transcribe.py), and reading
+the input shape an exported MINDIR was fixed to (transcribe.py, check_export).
 
 The network's size is read from the checkpoint itself, so a checkpoint of any model size (or a
 model-zoo checkpoint) is evaluated or exported without repeating its size on the command line.
+How conv2 is computed (``ModelConfig.conv_impl``) is the caller's choice: the weights are the same.
 """
 from typing import Tuple
 
-from src.model.checkpoint import has_rnn_batch_norm, infer_model_shape, load_network_params, load_param_dict, read_meta
+from src.model.checkpoint import checkpoint_architecture, load_network_params, load_param_dict
 from src.model.deepspeech2 import DeepSpeechModel, PredictWithSoftmax
+from src.model.geometry import DEFAULT_FREQ_BINS
 
 
-def load_predictor(ckpt_path: str, num_classes: int, activation: str = "tanh") -> Tuple[PredictWithSoftmax, int, int]:
+def load_predictor(ckpt_path: str, num_classes: int, activation: str = "tanh", conv_impl: str = "auto",
+                   n_bins: int = DEFAULT_FREQ_BINS) -> Tuple[PredictWithSoftmax, int, int]:
     """(inference network, hidden_size, hidden_layers) with the checkpoint's weights.
 
-    ``activation`` is used only for checkpoints that do not record theirs (the model zoo's).
+    ``activation`` is used only for checkpoints that do not record theirs (the model zoo's);
+    ``n_bins`` is the features' frequency bins (``SpectParams.n_bins``).
     """
     state = load_param_dict(ckpt_path)
-    hidden, layers = infer_model_shape(state, ckpt_path)
-    activation = read_meta(state).get("activation", activation)
-    network = DeepSpeechModel(num_classes, hidden, layers, activation, rnn_batch_norm=has_rnn_batch_norm(state))
+    arch, report = checkpoint_architecture(state, ckpt_path, n_bins)
+    activation = str(report.meta.get("activation", activation))
+    network = DeepSpeechModel(num_classes, arch.hidden_size, arch.hidden_layers, activation, n_bins=n_bins,
+                              rnn_batch_norm=arch.rnn_batch_norm, conv_impl=conv_impl,
+                              fc_batch_norm=arch.fc_batch_norm)
     load_network_params(network, state, ckpt_path)
     predictor = PredictWithSoftmax(network)
     predictor.set_train(False)
-    return predictor, hidden, layers
+    return predictor, arch.hidden_size, arch.hidden_layers
+
+
+def mindir_input_shape(path: str) -> Tuple[int, ...]:
+    """(batch, 1, bins, frames) that export.py fixed when it wrote the MINDIR."""
+    from google.protobuf.message import DecodeError
+    from mindspore.train import mind_ir_pb2
+
+    model = mind_ir_pb2.ModelProto()
+    try:
+        with open(path, "rb") as fh:
+            model.ParseFromString(fh.read())
+        return tuple(int(d) for d in model.graph.input[0].tensor[0].dims)
+    except (OSError, IndexError, ValueError, DecodeError) as err:
+        raise ValueError(f"--mindir {path}: not a MINDIR written by export.py ({err})") from None

@@ -1,4 +1,5 @@
-"""Transcribing audio files with a checkpoint or an exported MINDIR: chunks -> network -> decoder.
+"""Transcribing audio files with any network (src/inference/networks.py: a checkpoint or an exported
+MINDIR; src/inference/onnx_predictor.py: ONNX): chunks -> network -> decoder. No MindSpore here.
 
 Each file is decoded by sox into a pipe and cut into chunks of bounded length at silences
 (src/inference/audio_stream.py); chunks of consecutive files share network batches, and each batch's
@@ -8,62 +9,13 @@ by the chunk length and the batch size, not by the length of a recording.
 """
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence
 
-import mindspore as ms
 import numpy as np
-from mindspore import Tensor, nn
 
 from src.inference.audio_stream import split_at_silences, sox_samples
 from src.data.features import AudioError, SpectParams, spectrogram
-from src.inference.predictor import load_predictor
-from src.model.shapes import declare_dynamic_time
 from src.decoding.timestamps import output_frame_seconds, word_times
-
-
-class CheckpointNetwork:
-    """The inference network of a checkpoint, with a dynamic time axis: one graph for every chunk length."""
-
-    def __init__(self, path: str, num_classes: int, activation: str, batch_size: int, n_bins: int):
-        self.predictor, hidden, layers = load_predictor(path, num_classes, activation)
-        declare_dynamic_time(self.predictor, batch_size, n_bins)
-        self.batch_size = batch_size
-        self.max_frames: Optional[int] = None
-        self.description = f"{layers} x BiLSTM-{hidden} from {path}"
-
-    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        probs, out_lengths = self.predictor(Tensor(x), Tensor(lengths))
-        return probs.asnumpy(), out_lengths.asnumpy()
-
-
-def mindir_input_shape(path: str) -> Tuple[int, ...]:
-    """(batch, 1, bins, frames) that export.py fixed when it wrote the MINDIR."""
-    from google.protobuf.message import DecodeError
-    from mindspore.train import mind_ir_pb2
-
-    model = mind_ir_pb2.ModelProto()
-    try:
-        with open(path, "rb") as fh:
-            model.ParseFromString(fh.read())
-        return tuple(int(d) for d in model.graph.input[0].tensor[0].dims)
-    except (OSError, IndexError, ValueError, DecodeError) as err:
-        raise ValueError(f"--mindir {path}: not a MINDIR written by export.py ({err})") from None
-
-
-class MindirNetwork:
-    """An exported MINDIR (``ms.load`` + ``nn.GraphCell``); its input shape is fixed, so chunks fit it."""
-
-    def __init__(self, path: str, n_bins: int):
-        shape = mindir_input_shape(path)
-        if len(shape) != 4 or shape[2] != n_bins:
-            raise ValueError(f"--mindir {path}: input shape {list(shape)} is not [batch, 1, {n_bins}, frames]")
-        self.graph = nn.GraphCell(ms.load(path))
-        self.batch_size, self.max_frames = shape[0], shape[3]
-        self.description = f"MINDIR {path}, input {list(shape)}"
-
-    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        probs, out_lengths = self.graph(Tensor(x), Tensor(lengths))
-        return probs.asnumpy(), out_lengths.asnumpy()
 
 
 @dataclass

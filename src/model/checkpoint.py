@@ -13,13 +13,18 @@ from typing import Dict, Optional, Tuple
 import mindspore as ms
 from mindspore import nn
 
+from src.common.errors import CheckpointError
+from src.common.files import atomic_path, remove_quietly, remove_stale_temps
+from src.model.checkpoint_formats import (Architecture, LoadReport, architecture, as_arrays, canonical_params,
+                                          to_network_params)
+from src.model.geometry import DEFAULT_FREQ_BINS, rnn_input_size
+
 META_KEYS = ("epoch", "step", "steps_per_epoch")
-META_TEXT_KEYS = ("activation",)  # architecture facts that have no parameter of their own
+META_TEXT_KEYS = ("activation",  # an architecture fact that has no parameter of its own
+                  # the best validation WER so far (as text: MindSpore would keep a float as float32)
+                  # and the checkpoint it is of (src/training/trainer.py Progress)
+                  "best_wer", "best_checkpoint")
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
-
-
-class CheckpointError(ValueError):
-    pass
 
 
 def checkpoint_name(prefix: str, epoch: int, step: int) -> str:
@@ -30,37 +35,20 @@ def save_checkpoint(cell: nn.Cell, path: str, meta: Optional[Dict] = None) -> st
     """Save ``cell``'s parameters (and ``meta`` ints/strings) to ``path`` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    remove_stale_partials(folder)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    # MindSpore itself writes "<name>.tmp" first and renames it to "<name>.ckpt"; both are ours to clean
-    partials = (tmp, os.path.splitext(tmp)[0] + ".tmp")
+    remove_stale_temps(folder)
     try:
-        ms.save_checkpoint(cell, tmp, append_dict=dict(meta or {}))
-        os.replace(tmp, path)
-    except BaseException as err:
-        for partial in partials:
-            if os.path.exists(partial):
-                os.remove(partial)
-        if isinstance(err, (OSError, RuntimeError)):  # disk full, file size limit, permissions
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
-            raise CheckpointError(f"could not write checkpoint {path} ({reason}); "
-                                  f"the checkpoints already in {folder} are untouched") from None
-        raise
+        with atomic_path(path) as tmp:
+            try:
+                ms.save_checkpoint(cell, tmp, append_dict=dict(meta or {}))
+            except BaseException:
+                # MindSpore itself writes "<name>.tmp" first and renames it to "<name>.ckpt"
+                remove_quietly(os.path.splitext(tmp)[0] + ".tmp")
+                raise
+    except (OSError, RuntimeError) as err:  # disk full, file size limit, permissions
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+        raise CheckpointError(f"could not write checkpoint {path} ({reason}); "
+                              f"the checkpoints already in {folder} are untouched") from None
     return path
-
-
-def remove_stale_partials(folder: str) -> None:
-    """Delete the temporary files of saves whose process died mid-write (SIGKILL, power loss)."""
-    for partial in glob.glob(os.path.join(glob.escape(folder), ".tmp-*-*")):
-        pid = os.path.basename(partial).split("-")[1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            os.remove(partial)
-        except PermissionError:
-            pass  # a live process of another user
 
 
 def list_checkpoints(folder: str, prefix: str):
@@ -107,21 +95,17 @@ def read_meta(param_dict: Dict) -> Dict:
     return meta
 
 
-def _legacy_renamed(param_dict: Dict) -> Dict:
-    """Old zoo checkpoints call the RNN stack ``rnn``; the zoo's eval renamed it, so do we."""
-    if any(k.startswith("RNN.") for k in param_dict):
-        return param_dict
-    return {("RNN." + k[4:] if k.startswith("rnn.") else k): v for k, v in param_dict.items()}
+def checkpoint_architecture(param_dict: Dict, path: str = "the checkpoint",
+                            n_bins: int = DEFAULT_FREQ_BINS) -> Tuple[Architecture, LoadReport]:
+    """The network a checkpoint of any generation holds (src/model/checkpoint_formats.py), and its report."""
+    params, report = canonical_params(as_arrays(param_dict), rnn_input_size(n_bins), path)
+    return architecture(params, path), report
 
 
 def infer_model_shape(param_dict: Dict, path: str = "the checkpoint") -> Tuple[int, int]:
     """(hidden_size, hidden_layers) of the network a checkpoint holds."""
-    params = _legacy_renamed(param_dict)
-    if "fc.module.weight" not in params:
-        raise CheckpointError(f"{path} holds no DeepSpeech2 network (no 'fc.module.weight')")
-    hidden = int(params["fc.module.weight"].shape[1])
-    layers = len({k.split(".")[2] for k in params if re.match(r"^RNN\.lstms\.\d+\.weight_ih_l0$", k)})
-    return hidden, layers
+    arch, _ = checkpoint_architecture(param_dict, path)
+    return arch.hidden_size, arch.hidden_layers
 
 
 def has_rnn_batch_norm(param_dict: Dict) -> bool:
@@ -146,16 +130,17 @@ def describe_mismatch(cell: nn.Cell, param_dict: Dict, ignore: Tuple[str, ...] =
                      ([f"shape mismatch: {listed(wrong)}"] if wrong else []))
 
 
-def load_network_params(net: nn.Cell, param_dict: Dict, path: str = "checkpoint") -> None:
-    """Load every parameter of ``net`` from ``param_dict``; mismatches are named, not ignored.
-
-    Extra entries (optimizer state, metadata) are fine: eval and export load training checkpoints.
-    """
-    params = _legacy_renamed(param_dict)
-    detail = describe_mismatch(net, params)
-    if detail:
-        raise CheckpointError(f"{path} does not fit this network ({detail})")
-    ms.load_param_into_net(net, {p.name: params[p.name] for p in net.get_parameters()}, strict_load=True)
+def load_network_params(net: nn.Cell, param_dict: Dict, path: str = "checkpoint",
+                        reset_output_layer: bool = False) -> LoadReport:
+    """Load every parameter of ``net`` from a checkpoint of any generation, strictly: a missing,
+    extra or mis-shaped tensor is a CheckpointError naming it; optimizer state and metadata are
+    reported, not loaded. ``reset_output_layer`` lets only ``fc.*`` keep its initial values
+    (fine-tuning onto another labels.json)."""
+    shapes = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    params, report = to_network_params(as_arrays(param_dict), shapes, reset_output_layer, source=path)
+    ms.load_param_into_net(net, {name: ms.Parameter(ms.Tensor(value), name=name) for name, value in params.items()},
+                           strict_load=True)
+    return report
 
 
 def parameter_digest(net: nn.Cell) -> str:

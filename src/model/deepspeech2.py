@@ -1,8 +1,9 @@
 """The DeepSpeech2 network of the MindSpore model zoo, length-correct and fast on CPU.
 
-Architecture (zoo): conv(41x11, stride 2x2, pad 20/5) -> BN -> act -> conv(21x11, stride 2x1,
-pad 10/5) -> BN -> act -> 1312-wide frames -> N bidirectional LSTMs whose two directions are
-*summed* -> Dense(hidden -> 29, no bias). Parameter names and shapes equal the zoo's
+Architecture (zoo): conv1 -> BN -> act -> conv2 -> BN -> act -> N bidirectional LSTMs whose two
+directions are *summed* -> Dense(hidden -> classes, no bias). The conv layers' kernels, strides
+and padding, and the sizes they imply (161 bins -> 1312-wide frames, time stride 2), are stated
+once in ``src/model/geometry.py``. Parameter names and shapes equal the zoo's
 (``conv.conv1.weight``, ``RNN.lstms.<i>.weight_ih_l0[_reverse]``, ``fc.module.weight``, ...) so
 its checkpoints load.
 
@@ -13,7 +14,8 @@ What differs from the zoo, on purpose:
   utterance reversed *within its length* (``ReverseSequence``), so it starts at the real end
   rather than in the padding. ``nn.LSTM(seq_length=...)`` would do the same but falls back to a
   per-step Python loop that is 10-70x slower.
-- Output lengths are exact integers: conv1 maps L -> (L - 1) // 2 + 1, conv2 keeps L.
+- Output lengths are exact integers, each conv block's from its own kernel, stride and padding
+  (``geometry.output_frames``): conv1 maps L -> (L - 1) // 2 + 1, conv2 keeps L.
 - On the CPU conv2 is computed through the DFT (``src/model/dft_conv.py``): the same map and the same
   ``conv.conv2.weight``, 2-3x faster than oneDNN's AVX2 im2col path (``ModelConfig.conv_impl``).
 """
@@ -25,21 +27,10 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, Uniform, initializer
 
+from src.config.schema import CONV_IMPLS
 from src.model.dft_conv import DFTConv2d
+from src.model.geometry import CONV_LAYERS, DEFAULT_FREQ_BINS, TIME, ConvSpec, rnn_input_size
 
-NUM_FREQ_BINS = 161
-CONV_IMPLS = ("auto", "direct", "dft")
-
-
-def conv_output_bins(n_bins: int = NUM_FREQ_BINS) -> int:
-    """Frequency bins after the two convs: 161 -> 81 -> 41."""
-    after1 = (n_bins + 2 * 20 - 41) // 2 + 1
-    return (after1 + 2 * 10 - 21) // 2 + 1
-
-
-def output_lengths(frames):
-    """Output frames for input frames (NumPy, ints or Tensors): conv1 halves time, conv2 keeps it."""
-    return (frames - 1) // 2 + 1
 
 
 def _activation(name: str) -> nn.Cell:
@@ -68,33 +59,38 @@ def use_dft_conv(conv_impl: str) -> bool:
     return conv_impl == "dft"
 
 
+def _conv(spec: ConvSpec, dft: bool) -> nn.Cell:
+    """The layer ``spec`` describes, direct or through the DFT (same weight either way)."""
+    init = Normal(spec.init_std)
+    if dft:
+        return DFTConv2d(spec.in_channels, spec.out_channels, spec.kernel, spec.stride, spec.pad_4, weight_init=init)
+    return nn.Conv2d(spec.in_channels, spec.out_channels, kernel_size=spec.kernel, stride=spec.stride,
+                     pad_mode="pad", padding=spec.pad_4, has_bias=False, weight_init=init)
+
+
 class MaskConv(nn.Cell):
-    """The two-conv front-end, zeroing padded frames after each block.
+    """The two-conv front-end: (x, lengths) -> (x, output lengths), zeroing padded frames after each block.
 
     conv1 (one input channel, 9 GFLOP per 16 x 5 s) stays direct: its DFT form is slower.
     """
 
     def __init__(self, activation: str = "tanh", conv_impl: str = "auto"):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, kernel_size=(41, 11), stride=(2, 2), pad_mode="pad",
-                               padding=(20, 20, 5, 5), has_bias=False,
-                               weight_init=Normal(math.sqrt(2.0 / (41 * 11 * 32))))
-        self.bn1 = nn.BatchNorm2d(num_features=32)
-        conv2_init = Normal(math.sqrt(2.0 / (21 * 11 * 32)))
-        if use_dft_conv(conv_impl):
-            self.conv2 = DFTConv2d(32, 32, (21, 11), stride=(2, 1), padding=(10, 10, 5, 5), weight_init=conv2_init)
-        else:
-            self.conv2 = nn.Conv2d(32, 32, kernel_size=(21, 11), stride=(2, 1), pad_mode="pad",
-                                   padding=(10, 10, 5, 5), has_bias=False, weight_init=conv2_init)
-        self.bn2 = nn.BatchNorm2d(num_features=32)
+        spec1, spec2 = CONV_LAYERS
+        self.spec1, self.spec2 = spec1, spec2
+        self.conv1 = _conv(spec1, dft=False)
+        self.bn1 = nn.BatchNorm2d(num_features=spec1.out_channels)
+        self.conv2 = _conv(spec2, dft=use_dft_conv(conv_impl))
+        self.bn2 = nn.BatchNorm2d(num_features=spec2.out_channels)
         self.act = _activation(activation)
 
-    def construct(self, x, out_lengths):
+    def construct(self, x, lengths):
         x = self.act(self.bn1(self.conv1(x)))
-        mask = _time_mask(out_lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1)
-        x = x * mask
+        lengths = self.spec1.out_size(lengths, TIME)
+        x = x * _time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1)
         x = self.act(self.bn2(self.conv2(x)))
-        return x * mask
+        lengths = self.spec2.out_size(lengths, TIME)
+        return x * _time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1), lengths
 
 
 class BiLSTM(nn.Cell):
@@ -172,36 +168,42 @@ class SequenceWise(nn.Cell):
 
 
 class DeepSpeechModel(nn.Cell):
-    """Spectrogram (N, 1, 161, T) + frame lengths (N,) -> logits (T', N, classes) + lengths (N,)."""
+    """Spectrogram (N, 1, bins, T) + frame lengths (N,) -> logits (T', N, classes) + lengths (N,).
+
+    The defaults are the zoo's network: 161 bins, 29 classes, 5 x BiLSTM-1024.
+    """
 
     def __init__(self, num_classes: int = 29, hidden_size: int = 1024, hidden_layers: int = 5,
-                 activation: str = "tanh", n_bins: int = NUM_FREQ_BINS, rnn_batch_norm: bool = False,
-                 conv_impl: str = "auto"):
+                 activation: str = "tanh", n_bins: int = DEFAULT_FREQ_BINS, rnn_batch_norm: bool = False,
+                 conv_impl: str = "auto", fc_batch_norm: bool = False):
         super().__init__()
         if hidden_size < 1 or hidden_layers < 1:
             raise ValueError(f"ModelConfig: hidden_size ({hidden_size}) and hidden_layers ({hidden_layers}) must be >= 1")
         self.conv = MaskConv(activation, conv_impl)
-        rnn_input = 32 * conv_output_bins(n_bins)
-        self.RNN = BatchRNN(rnn_input, hidden_size, hidden_layers, rnn_batch_norm)
+        self.RNN = BatchRNN(rnn_input_size(n_bins), hidden_size, hidden_layers, rnn_batch_norm)
+        self.fc_batch_norm = fc_batch_norm
+        if fc_batch_norm:  # deepspeech.pytorch: BatchNorm1d over each frame's features before the output layer
+            self.fc_norm = SequenceWise(nn.BatchNorm1d(num_features=hidden_size))
         self.fc = SequenceWise(nn.Dense(hidden_size, num_classes, has_bias=False,
                                         weight_init=Uniform(1.0 / hidden_size)))
 
     def construct(self, x, lengths):
-        out_lengths = output_lengths(lengths.astype(ms.int32))
-        x = self.conv(x, out_lengths)
+        x, out_lengths = self.conv(x, lengths.astype(ms.int32))
         n, c, f, t = x.shape
         x = x.reshape(n, c * f, t).transpose(2, 0, 1)
         x = self.RNN(x, out_lengths)
+        if self.fc_batch_norm:
+            x = self.fc_norm(x)
         return self.fc(x), out_lengths
 
 
-def build_model(model_cfg, num_classes: int) -> DeepSpeechModel:
-    if str(model_cfg.get("rnn_type", "LSTM")).upper() != "LSTM":
+def build_model(model_cfg, num_classes: int, n_bins: int = DEFAULT_FREQ_BINS) -> DeepSpeechModel:
+    """The network a ModelConfig describes, for ``num_classes`` labels and ``n_bins`` frequency bins."""
+    if str(model_cfg.rnn_type).upper() != "LSTM":
         raise ValueError(f"ModelConfig.rnn_type {model_cfg.rnn_type!r}: only LSTM is implemented")
     return DeepSpeechModel(num_classes, int(model_cfg.hidden_size), int(model_cfg.hidden_layers),
-                           str(model_cfg.get("activation", "tanh")),
-                           rnn_batch_norm=bool(model_cfg.get("rnn_batch_norm", False)),
-                           conv_impl=str(model_cfg.get("conv_impl", "auto")))
+                           str(model_cfg.activation), n_bins=n_bins, rnn_batch_norm=bool(model_cfg.rnn_batch_norm),
+                           conv_impl=str(model_cfg.conv_impl), fc_batch_norm=bool(model_cfg.fc_batch_norm))
 
 
 class PredictWithSoftmax(nn.Cell):

@@ -16,8 +16,9 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from src.data.labels import DEFAULT_LABELS_PATH, LabelError, Labels
+from src.common.errors import run_main
 from src.prep.common import (PrepError, convert_pair, filter_by_duration, log, parallel_map, pair_jobs,
-                             require_dir, require_tool, run_cli, write_manifests)
+                             require_dir, require_tool, write_manifests)
 
 DEFAULT_LABELS = DEFAULT_LABELS_PATH
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif", ".aifc", ".au", ".snd", ".sph",
@@ -183,4 +184,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+    raise SystemExit(run_main(main, prefix="[prep] ", resumable=True))

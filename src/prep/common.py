@@ -1,34 +1,28 @@
 """Shared helpers for the data-preparation scripts (TTS corpus, FSDD, LibriSpeech, own audio).
 
 Every output file is first written under a temporary name in its final folder and then moved
-into place with ``os.replace`` (atomic on one file system), so a file under its final name is
-always complete: re-runs can trust mere existence and skip it, and an interrupted run leaves at
-most a hidden ``*.prep-tmp`` file behind, which the next run removes.
+into place (``src.common.files``), so a file under its final name is always complete: re-runs can
+trust mere existence and skip it, and an interrupted run leaves at most a hidden ``.tmp-<pid>-*``
+file behind, which the next run removes. The scripts run under ``run_main(main, prefix="[prep] ",
+resumable=True)``: a PrepError is one ``[prep] error: ...`` line and exit code 2.
 """
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import soundfile
 
+from src.common.errors import PrepError
+from src.common.files import atomic_path, atomic_write_text, remove_stale_temps
+
 SAMPLE_RATE = 16000
-TEMP_SUFFIX = ".prep-tmp"
-# ".<final name>.<pid>.<random>.prep-tmp": the pid tells a stale leftover from a live writer.
-_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[^.]+" + re.escape(TEMP_SUFFIX) + r"$")
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class PrepError(RuntimeError):
-    """Bad input or a missing tool; the message names the path or tool, so no traceback is needed."""
 
 
 def log(message: str) -> None:
@@ -49,79 +43,6 @@ def require_dir(path: str, what: str = "folder") -> str:
     if not os.path.isdir(path):
         raise PrepError(f"{what} not found: {path}")
     return os.path.abspath(path)
-
-
-def temp_path_for(final_path: str) -> str:
-    """A fresh, unique, hidden temporary file next to ``final_path`` (same folder, so os.replace is atomic)."""
-    folder, name = os.path.split(os.path.abspath(final_path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=folder)
-    os.close(fd)
-    return tmp
-
-
-def remove_quietly(path: str) -> None:
-    """Delete a file if it exists (cleanup of temp files must not itself fail)."""
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # ours, but left over from before this build started
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed writer can linger as a zombie until reaped: it is not writing any more
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def remove_stale_temps(folder: str) -> int:
-    """Delete temporary files left by interrupted runs (their writer process is gone); returns how many.
-
-    Call it at the start of a build, before this process creates temp files of its own there.
-    """
-    if not os.path.isdir(folder):
-        return 0
-    removed = 0
-    for name in os.listdir(folder):
-        match = _TEMP_RE.match(name)
-        if match and not _pid_alive(int(match.group(1))):
-            remove_quietly(os.path.join(folder, name))
-            removed += 1
-    if removed:
-        log(f"removed {removed} leftover temporary file(s) in {folder}")
-    return removed
-
-
-def atomic_write_text(path: str, text: str) -> bool:
-    """Write ``text`` to ``path`` via a temp file + os.replace; returns False (and leaves the file and
-    its mtime alone) if it already holds exactly this text, so re-runs touch nothing."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            if fh.read() == text:
-                return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    tmp = temp_path_for(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
-    return True
 
 
 def is_valid_wav(path: str, sample_rate: int = SAMPLE_RATE) -> bool:
@@ -148,17 +69,12 @@ def convert_audio(src: str, dst: str, sample_rate: int = SAMPLE_RATE, effects: S
     sox = require_tool("sox", "install sox and libsox-fmt-all")
     if not os.path.isfile(src):
         raise PrepError(f"audio file not found: {src}")
-    tmp = temp_path_for(dst)
-    cmd = [sox, "-R"] + (["-t", src_type] if src_type else []) + [
-        src, "-r", str(sample_rate), "-b", "16", "-c", "1", "-t", "wav", tmp] + list(effects)
-    try:
+    with atomic_path(dst, fsync=False) as tmp:  # no fsync: an empty or cut wav fails is_valid_wav and is redone
+        cmd = [sox, "-R"] + (["-t", src_type] if src_type else []) + [
+            src, "-r", str(sample_rate), "-b", "16", "-c", "1", "-t", "wav", tmp] + list(effects)
         result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if result.returncode != 0:
             raise PrepError(f"sox failed on {src} (exit {result.returncode}): {result.stderr.strip()[-500:]}")
-        os.replace(tmp, dst)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
     return True
 
 
@@ -198,11 +114,12 @@ def write_csv_manifest(path: str, pairs: Iterable[Tuple[str, str]],
 
 def pair_jobs(split_dir: str, utterances: Iterable[Tuple[str, str, str]]) -> List[Tuple[str, str, str, str]]:
     """:func:`convert_pair` jobs ``(source, <split>/wav/<id>.wav, <split>/txt/<id>.txt, TEXT)`` for
-    ``(id, source, TEXT)`` utterances; creates both folders and clears leftovers of killed runs there."""
+    ``(id, source, TEXT)`` utterances; creates both folders and clears leftovers of killed runs there
+    (and in ``split_dir``, where the LibriSpeech part records go)."""
     wav_dir, txt_dir = os.path.join(split_dir, "wav"), os.path.join(split_dir, "txt")
-    for folder in (wav_dir, txt_dir):
+    for folder in (split_dir, wav_dir, txt_dir):
         os.makedirs(folder, exist_ok=True)
-        remove_stale_temps(folder)
+        remove_stale_temps(folder, log)
     return [(src, os.path.join(wav_dir, uid + ".wav"), os.path.join(txt_dir, uid + ".txt"), text)
             for uid, src, text in utterances]
 
@@ -333,16 +250,3 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int = 2, des
         raise
     pool.shutdown(wait=True)
     return results  # type: ignore[return-value]
-
-
-def run_cli(main: Callable[[Optional[Sequence[str]]], object], argv: Optional[Sequence[str]] = None) -> int:
-    """Run a prep CLI: PrepError becomes a one-line message and exit code 2 instead of a traceback."""
-    try:
-        main(argv)
-    except PrepError as err:
-        print(f"[prep] error: {err}", file=sys.stderr, flush=True)
-        return 2
-    except KeyboardInterrupt:
-        print("[prep] interrupted; re-run to resume (finished files are kept)", file=sys.stderr, flush=True)
-        return 130
-    return 0

@@ -1,4 +1,4 @@
-"""Fetching and checking the LibriSpeech tarballs (OpenSLR resource 12 or any mirror of it).
+"""Fetching and checking the LibriSpeech tarballs (OpenSLR resources 12 and 31, or any mirror of them).
 
 A download goes to ``<name>.part`` and is resumed from there with an HTTP Range request after an
 interruption (a 30 GB file should not restart from zero); it gets its final name only after its
@@ -13,10 +13,12 @@ import urllib.error
 import urllib.request
 from typing import Dict, Optional
 
-from src.prep.common import PrepError, Progress, log, remove_quietly
+from src.common.files import remove_quietly
+from src.prep.common import PrepError, Progress, log
 
 OFFICIAL_BASE_URL = "https://www.openslr.org/resources/12/"
-# MD5 of each official tarball, as OpenSLR publishes them (resources/12/md5sum.txt).
+MINI_BASE_URL = "https://www.openslr.org/resources/31/"  # Mini LibriSpeech: train-clean-5, dev-clean-2
+# MD5 of each official tarball, as OpenSLR publishes them (resources/12/md5sum.txt, resources/31/md5sum.txt).
 OFFICIAL_MD5: Dict[str, str] = {
     "dev-clean.tar.gz": "42e2234ba48799c1f50f24a7926300a1",
     "dev-other.tar.gz": "c8d0bcc9cca99d4f8b62fcc847357931",
@@ -25,6 +27,8 @@ OFFICIAL_MD5: Dict[str, str] = {
     "train-clean-100.tar.gz": "2a93770f6d5c6c964bc36631d331a522",
     "train-clean-360.tar.gz": "c0e676e450a7ff2f54aeade5171606fa",
     "train-other-500.tar.gz": "d1a0fd59409feb2c614ce4d30c387708",
+    "dev-clean-2.tar.gz": "6d7ab67ac6a1d2c993d050e16d61080d",
+    "train-clean-5.tar.gz": "5df7d4e78065366204ca6845bb08f490",
 }
 _CHUNK = 1 << 20
 _MD5_LINE = re.compile(r"^([0-9a-fA-F]{32})\s+\*?(\S+)\s*$")

@@ -18,9 +18,10 @@ import re
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from src.common.errors import run_main
 from src.data.manifest import read_manifest
 from src.prep.common import (PrepError, convert_pair, convert_split, log, pair_jobs, require_dir, require_tool,
-                             run_cli, write_csv_manifest)
+                             write_csv_manifest)
 from src.prep.tts_corpus import build_tts_corpus
 
 FSDD_RATE = 8000
@@ -135,4 +136,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+    raise SystemExit(run_main(main, prefix="[prep] ", resumable=True))

@@ -8,6 +8,8 @@ records, in deepspeech.pytorch's layout and names:
 
 ``<target>/<split>/wav|txt``, ``libri_<split>_manifest.json`` and ``libri_<split>_manifest.csv`` for
 split = train (the three train parts), val (dev-clean + dev-other), test_clean, test_other.
+Mini LibriSpeech (OpenSLR resource 31, 5 h for quick experiments) adds train-clean-5 to train and
+dev-clean-2 to val; it is prepared only when named (or when the source holds it).
 Only the train manifests are filtered by duration (as deepspeech.pytorch does); all are sorted
 shortest first. Every utterance is converted, so other limits later only rewrite manifests.
 """
@@ -16,15 +18,18 @@ import os
 import shutil
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from src.prep.download import OFFICIAL_BASE_URL, OFFICIAL_MD5, download, read_checksums, verify_md5
+from src.common.errors import run_main
+from src.prep.common import PrepError, filter_by_duration, log, require_dir, write_manifests
+from src.prep.download import MINI_BASE_URL, OFFICIAL_BASE_URL, OFFICIAL_MD5, download, read_checksums, verify_md5
 from src.prep.librispeech_tree import convert_part, find_parts, parts_root, read_record, split_rows
-from src.prep.common import PrepError, filter_by_duration, log, require_dir, run_cli, write_manifests
 from src.prep.tar_extract import extract_tarball, is_extracted
 
-PART_SPLIT: Dict[str, str] = {
+FULL_PARTS: Dict[str, str] = {  # OpenSLR resource 12: what a download gets by default
     "train-clean-100": "train", "train-clean-360": "train", "train-other-500": "train",
     "dev-clean": "val", "dev-other": "val", "test-clean": "test_clean", "test-other": "test_other",
 }
+MINI_PARTS: Dict[str, str] = {"train-clean-5": "train", "dev-clean-2": "val"}  # OpenSLR resource 31
+PART_SPLIT: Dict[str, str] = {**FULL_PARTS, **MINI_PARTS}
 FILTERED_SPLITS = ("train",)
 
 
@@ -43,7 +48,7 @@ def parse_parts(text: str) -> List[str]:
 def _default_parts(libri_root: Optional[str], tarball_dir: Optional[str]) -> List[str]:
     """What to prepare when ``--files-to-use`` is not given: what the source has (all 7 for downloads)."""
     if libri_root is not None:
-        found = [p for p in find_parts(libri_root) if p in PART_SPLIT]
+        found = find_parts(libri_root)  # a part this tool does not know is refused with the named ones
         if not found:
             raise PrepError(f"no LibriSpeech part ({', '.join(PART_SPLIT)}) with "
                             f"<speaker>/<chapter>/*.trans.txt under {parts_root(libri_root)}")
@@ -54,7 +59,12 @@ def _default_parts(libri_root: Optional[str], tarball_dir: Optional[str]) -> Lis
         if not found:
             raise PrepError(f"no LibriSpeech tarball (<part>.tar.gz, e.g. test-clean.tar.gz) in {tarball_dir}")
         return found
-    return list(PART_SPLIT)
+    return list(FULL_PARTS)
+
+
+def official_url(part: str) -> str:
+    """Where OpenSLR publishes the tarball of ``part`` (resource 31 for Mini LibriSpeech, else 12)."""
+    return (MINI_BASE_URL if part in MINI_PARTS else OFFICIAL_BASE_URL) + part + ".tar.gz"
 
 
 def _tarball_tree(tar_path: str, part: str, work_dir: str, expected_md5: Optional[str]) -> str:
@@ -68,8 +78,9 @@ def _tarball_tree(tar_path: str, part: str, work_dir: str, expected_md5: Optiona
     return part_dir
 
 
-def _fetch_part(part: str, work_dir: str, libri_root: Optional[str], tarball_dir: Optional[str], base_url: str,
-                download_dir: str, checksums: Optional[Dict[str, str]]) -> Tuple[str, Optional[str]]:
+def _fetch_part(part: str, work_dir: str, libri_root: Optional[str], tarball_dir: Optional[str],
+                base_url: Optional[str], download_dir: str,
+                checksums: Optional[Dict[str, str]]) -> Tuple[str, Optional[str]]:
     """The flac tree of ``part`` from the chosen source, and the tarball if it was downloaded."""
     if libri_root is not None:
         return os.path.join(parts_root(libri_root), part), None
@@ -80,7 +91,8 @@ def _fetch_part(part: str, work_dir: str, libri_root: Optional[str], tarball_dir
         if not os.path.isfile(tar_path):
             raise PrepError(f"tarball {tar_path} not found (--tarball-dir holds the <part>.tar.gz files)")
         return _tarball_tree(tar_path, part, work_dir, expected), None
-    tar_path = download(base_url.rstrip("/") + "/" + name, os.path.join(download_dir, name), expected)
+    url = base_url.rstrip("/") + "/" + name if base_url else official_url(part)
+    tar_path = download(url, os.path.join(download_dir, name), expected)
     return _tarball_tree(tar_path, part, work_dir, None), tar_path  # download() checked it
 
 
@@ -94,7 +106,7 @@ def _remove_tree(work_dir: str) -> None:
 
 
 def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, libri_root: Optional[str] = None,
-                        tarball_dir: Optional[str] = None, base_url: str = OFFICIAL_BASE_URL,
+                        tarball_dir: Optional[str] = None, base_url: Optional[str] = None,
                         download_dir: Optional[str] = None, checksums: Optional[Dict[str, str]] = OFFICIAL_MD5,
                         workers: int = 2, min_duration: Optional[float] = 1.0, max_duration: Optional[float] = 15.0,
                         manifest_dir: Optional[str] = None, keep_extracted: bool = False,
@@ -103,7 +115,8 @@ def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, 
     splits they belong to.
 
     Source: ``libri_root`` (an extracted tree), else ``tarball_dir`` (``<part>.tar.gz`` files there),
-    else download ``<base_url>/<part>.tar.gz`` into ``download_dir`` (default ``<target>/downloads``).
+    else download ``<base_url>/<part>.tar.gz`` (default: from OpenSLR, :func:`official_url`) into
+    ``download_dir`` (default ``<target>/downloads``).
     ``checksums`` maps tarball names to MD5 (None: do not check). Downloads are kept for re-use
     unless ``delete_downloads``; tarballs in ``tarball_dir`` are never touched. A split's manifests
     cover every part finished in its folder, also by earlier runs.
@@ -115,7 +128,8 @@ def prepare_librispeech(target_dir: str, parts: Optional[Sequence[str]] = None, 
     parts = list(parts) if parts else _default_parts(libri_root, tarball_dir)
     for part in parts:
         if part not in PART_SPLIT:
-            raise PrepError(f"unknown LibriSpeech part '{part}' (known: {', '.join(PART_SPLIT)})")
+            raise PrepError(f"unknown LibriSpeech part '{part}' (known: {', '.join(PART_SPLIT)}; "
+                            f"--files-to-use picks the parts to prepare)")
     if libri_root is not None:
         available = find_parts(libri_root)
         missing = [p for p in parts if p not in available]
@@ -167,14 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the libri_*_manifest.{json,csv} go (default: the target dir)")
     parser.add_argument("--files-to-use", "--files_to_use", dest="files_to_use", default=None,
                         help="comma-separated parts, e.g. 'train-clean-100.tar.gz,dev-clean.tar.gz' "
-                             "(default: all 7 for downloads, else all the source has)")
+                             f"(known: {', '.join(PART_SPLIT)}; default: the first 7 for downloads, "
+                             "else all the source has)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--libri-root", "--libri_root", dest="libri_root", default=None,
                         help="an extracted tree: the LibriSpeech folder or its parent (nothing downloaded)")
     source.add_argument("--tarball-dir", "--tarball_dir", dest="tarball_dir", default=None,
                         help="a folder with downloaded <part>.tar.gz files (nothing downloaded)")
-    parser.add_argument("--base-url", "--base_url", dest="base_url", default=OFFICIAL_BASE_URL,
-                        help=f"where to download the tarballs, e.g. a mirror (default: {OFFICIAL_BASE_URL})")
+    parser.add_argument("--base-url", "--base_url", dest="base_url", default=None,
+                        help=f"where to download the tarballs, e.g. a mirror (default: {OFFICIAL_BASE_URL}, "
+                             f"{MINI_BASE_URL} for {' and '.join(MINI_PARTS)})")
     parser.add_argument("--download-dir", "--download_dir", dest="download_dir", default=None,
                         help="where downloads go (default: <target>/downloads)")
     parser.add_argument("--delete-downloads", "--delete_downloads", dest="delete_downloads", action="store_true",
@@ -210,5 +226,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, str]]:
         args.max_duration, args.manifest_dir, args.keep_extracted, args.delete_downloads)
 
 
+def convert_librispeech_tree(libri_root: str, target_dir: str, splits: Optional[Sequence[str]] = None,
+                             workers: int = 2, min_duration: Optional[float] = None,
+                             max_duration: Optional[float] = None) -> Dict[str, str]:
+    """The first API, kept for its callers: prepare the given parts (default: all found) of an extracted
+    tree, no duration filter unless given; returns {split: CSV manifest}."""
+    manifests = prepare_librispeech(target_dir, parts=splits, libri_root=libri_root, workers=workers,
+                                    min_duration=min_duration, max_duration=max_duration)
+    return {split: paths["csv"] for split, paths in manifests.items()}
+
+
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+    raise SystemExit(run_main(main, prefix="[prep] ", resumable=True))

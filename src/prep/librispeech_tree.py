@@ -4,17 +4,16 @@ Input: ``<root>/LibriSpeech/<part>/<speaker>/<chapter>/<utt>.flac`` with one
 ``<speaker>-<chapter>.trans.txt`` per chapter (``UTTID TEXT`` lines). Output of a part:
 ``<split_dir>/wav/<utt>.wav`` (16 kHz, 16-bit, mono), ``<split_dir>/txt/<utt>.txt`` (upper case)
 and ``<split_dir>/<part>.prepared.json`` (utterance ids and durations), written last, which marks
-the part as finished. Where the tree comes from (download, tarball) and the manifests are
-``src/prep/librispeech.py``'s business.
+the part as finished. Which parts exist, where the tree comes from (download, tarball) and the
+manifests are ``src/prep/librispeech.py``'s business.
 """
-import argparse
 import json
 import os
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from src.prep.common import (PrepError, atomic_write_text, convert_pair, log, parallel_map, pair_jobs,
-                             require_dir, require_tool, run_cli)
+from src.common.files import atomic_write_text, is_temp_name
+from src.prep.common import PrepError, convert_pair, log, parallel_map, pair_jobs, require_dir, require_tool
 
 
 def parts_root(libri_root: str) -> str:
@@ -101,7 +100,7 @@ def split_rows(split_dir: str) -> List[Tuple[str, str, float]]:
     """``(wav, txt, seconds)`` of every finished part in ``split_dir`` (e.g. all three train parts)."""
     rows = []
     for name in sorted(os.listdir(split_dir)) if os.path.isdir(split_dir) else []:
-        if name.endswith(".prepared.json"):
+        if name.endswith(".prepared.json") and not is_temp_name(name):
             part = name[:-len(".prepared.json")]
             record = read_record(split_dir, part)
             if record is None:
@@ -140,34 +139,3 @@ def convert_part(part_dir: str, split_dir: str, workers: int = 2) -> Dict[str, f
     atomic_write_text(_record_path(split_dir, part),
                       json.dumps({"part": part, "source": os.path.abspath(part_dir), "utterances": record}) + "\n")
     return record
-
-
-def convert_librispeech_tree(libri_root: str, target_dir: str, splits: Optional[Sequence[str]] = None,
-                             workers: int = 2, min_duration: Optional[float] = None,
-                             max_duration: Optional[float] = None) -> Dict[str, str]:
-    """Kept for callers of the first version: prepare the given parts (default: all found) of an
-    extracted tree with :func:`src.prep.librispeech.prepare_librispeech`; returns {split: CSV manifest}."""
-    from src.prep.librispeech import prepare_librispeech
-
-    manifests = prepare_librispeech(target_dir, parts=splits, libri_root=libri_root, workers=workers,
-                                    min_duration=min_duration, max_duration=max_duration)
-    return {split: paths["csv"] for split, paths in manifests.items()}
-
-
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
-    """The first CLI (``--libri_root``/``--target_dir``), no duration filter; ``librispeech.py`` is the full one."""
-    parser = argparse.ArgumentParser(description="Convert an extracted LibriSpeech tree to wav/txt + manifests "
-                                                 "(see librispeech.py for downloads and tarballs).")
-    parser.add_argument("--libri_root", required=True, help="the LibriSpeech folder or its parent")
-    parser.add_argument("--target_dir", required=True)
-    parser.add_argument("--splits", nargs="*", default=None, help="e.g. train-clean-100 test-clean (default: all)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--min_duration", type=float, default=None, help="seconds (train split only)")
-    parser.add_argument("--max_duration", type=float, default=None, help="seconds (train split only)")
-    args = parser.parse_args(argv)
-    return convert_librispeech_tree(args.libri_root, args.target_dir, args.splits, args.workers,
-                                    args.min_duration, args.max_duration)
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_cli(main))

@@ -12,7 +12,8 @@ import shutil
 import tarfile
 import zlib
 
-from src.prep.common import PrepError, Progress, atomic_write_text, log, remove_quietly, remove_stale_temps, temp_path_for
+from src.common.files import atomic_write, atomic_write_text, remove_stale_temps
+from src.prep.common import PrepError, Progress, log
 
 STAMP_NAME = ".extracted"
 _DAMAGED = (tarfile.ReadError, tarfile.StreamError, EOFError, zlib.error, gzip.BadGzipFile)
@@ -68,19 +69,13 @@ def extract_tarball(tar_path: str, dest_dir: str) -> str:
                     folder = os.path.dirname(target)
                     if folder not in cleaned:
                         os.makedirs(folder, exist_ok=True)
-                        remove_stale_temps(folder)
+                        remove_stale_temps(folder, log)
                         cleaned.add(folder)
                     if os.path.isfile(target) and os.path.getsize(target) == member.size:
                         continue
-                    source = tar.extractfile(member)
-                    tmp = temp_path_for(target)
-                    try:
-                        with open(tmp, "wb") as out:
-                            shutil.copyfileobj(source, out, 1 << 20)
-                        os.replace(tmp, target)
-                    except BaseException:
-                        remove_quietly(tmp)
-                        raise
+                    # no fsync: a member cut short by a power loss has the wrong size and is unpacked again
+                    with atomic_write(target, "wb", fsync=False) as out:
+                        shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
                     written += 1
                     progress.update(raw.tell())
         except _DAMAGED as err:

@@ -35,9 +35,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from src.prep.common import (PrepError, atomic_write_text, convert_audio, is_valid_wav, log, parallel_map,
-                             remove_quietly, remove_stale_temps, require_tool, run_cli, temp_path_for,
-                             wav_duration, write_csv_manifest)
+from src.common.errors import run_main
+from src.common.files import atomic_write_text, remove_quietly, remove_stale_temps, temp_path_for
+from src.prep.common import (PrepError, convert_audio, is_valid_wav, log, parallel_map, require_tool, wav_duration,
+                             write_csv_manifest)
 
 DIGIT_WORDS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 MIN_WORDS, MAX_WORDS = 1, 4
@@ -266,7 +267,7 @@ def build_tts_corpus(target_dir: str, n_train: int = 1500, n_test: int = 200, se
         wav_dir, txt_dir = os.path.join(split_dir, "wav"), os.path.join(split_dir, "txt")
         for folder in (wav_dir, txt_dir):
             os.makedirs(folder, exist_ok=True)
-            remove_stale_temps(folder)
+            remove_stale_temps(folder, log)
         jobs = [(u, os.path.join(wav_dir, u.uid + ".wav"), os.path.join(txt_dir, u.uid + ".txt")) for u in plan[split]]
         results = parallel_map(_synthesise, jobs, workers, desc=f"tts_{split}")
         meta = "".join(f"{u.uid}\t{u.voice.id}\t{u.text}\t{json.dumps(dict(u.params), sort_keys=True)}\n"
@@ -295,4 +296,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+    raise SystemExit(run_main(main, prefix="[prep] ", resumable=True))

@@ -13,8 +13,8 @@ Exit code: 0 every entry is usable; 1 some would be skipped; 2 a manifest cannot
 import argparse
 import sys
 
-import config
 from src.config.overrides import parse_with_config
+from src.config.schema import train_tree
 from src.common.errors import run_main
 from src.data.features import SpectParams
 from src.data.labels import Labels
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("manifests", nargs="+", metavar="MANIFEST", help="CSV or JSON manifests (before any --key)")
     parser.add_argument("--header_only", action="store_true", help="read audio headers only (fast, as training does)")
-    args, cfg = parse_with_config(parser, config.train_config, argv)
+    args, cfg = parse_with_config(parser, train_tree(), argv)
     data_cfg = cfg.DataConfig
     labels = Labels.load(data_cfg.labels_path)
     params = SpectParams.from_config(data_cfg.SpectConfig)

@@ -20,14 +20,15 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-import config
 from src.config.overrides import parse_with_config
+from src.config.schema import eval_tree
 from src.decoding.greedy import GreedyDecoder
+from src.decoding.select import build_decoder
 from src.common.errors import run_main
+from src.common.files import atomic_write_text
 from src.data.features import SpectParams
 from src.data.labels import Labels
 from src.evaluation.metrics import ErrorRates
-from src.prep.common import atomic_write_text
 from src.decoding.timestamps import output_frame_seconds
 
 
@@ -76,14 +77,12 @@ def main(argv=None) -> int:
     parser.add_argument("--beta_range", type=float, nargs=2, default=[0.0, 3.0], metavar=("LOW", "HIGH"))
     parser.add_argument("--steps", type=int, default=7, help="grid points per parameter (default 7)")
     parser.add_argument("--result_file", default="", help="JSON of the whole grid (default: <saved_output>.tune.json)")
-    args, cfg = parse_with_config(parser, config.eval_config, argv)
+    args, cfg = parse_with_config(parser, eval_tree(), argv)
     if args.steps < 1:
         parser.error("--steps must be >= 1")
     lm_cfg = dict(cfg.LMConfig, decoder_type="beam")
     if not lm_cfg["lm_path"]:
         parser.error("--lm_path is required: alpha and beta weigh the LM")
-
-    from src.decoding.beam import BeamDecoder, BeamSettings
 
     labels = Labels.load(cfg.DataConfig.labels_path)
     rows, lengths, refs = load_saved_outputs(args.saved_output)
@@ -91,7 +90,7 @@ def main(argv=None) -> int:
     greedy, _ = score(GreedyDecoder(labels), rows, lengths, refs)
     print(f"{len(rows)} utterances ({audio_seconds:.0f} s of audio); greedy: WER {greedy.wer:.3f} CER {greedy.cer:.3f}")
     points = []
-    with BeamDecoder(labels, BeamSettings.from_config(lm_cfg)) as decoder:
+    with build_decoder(labels, lm_cfg) as decoder:
         print(f"searching {args.steps} x {args.steps} (alpha, beta) with {decoder.describe()}")
         for alpha in grid(*args.alpha_range, args.steps):
             for beta in grid(*args.beta_range, args.steps):

@@ -14,6 +14,12 @@ bad batch does not destroy the weights. Two more things are needed:
   non-finite features weight 0), and when ``max_in_a_row`` steps in a row are non-finite the
   trainer saves the (unchanged) state and stops: ``--resume auto`` continues in a fresh
   process, and if the run itself has diverged (learning rate too high) the message says so.
+
+The guard works on the host, every step: it copies the statistics before the step and reads the
+loss and gradient norm after it. On the CPU that costs nothing measurable (the graph call returns
+when the step is done, so the reads wait for nothing): 23-39 us per step, 0.03 % of a tiny-model
+step and 0.008 % of a small one (``python -m benchmarks.bench_host_sync``), so it is not traded for
+a detection delay (a count kept on the device and read at log steps).
 """
 import math
 from typing import List, Optional
@@ -21,9 +27,7 @@ from typing import List, Optional
 import numpy as np
 from mindspore import Tensor, nn
 
-
-class TrainingDiverged(RuntimeError):
-    """Too many non-finite steps in a row; the state before them was saved."""
+from src.common.errors import TrainingDiverged
 
 
 class NonFiniteGuard:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-SCHEDULES = ("zoo", "anneal", "cosine", "constant")
+from src.config.schema import LR_SCHEDULES as SCHEDULES
 
 
 def get_lr(lr_init: float, total_epochs: int, steps_per_epoch: int, schedule: str = "zoo",

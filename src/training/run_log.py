@@ -30,6 +30,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from src import ROOT
+from src.common.files import atomic_write
 
 METRICS = "metrics.jsonl"
 RUN_FILES = (METRICS, "run.json", "config.json", "tensorboard")
@@ -57,11 +58,9 @@ def read_records(path: str) -> List[Dict]:
 
 
 def _write_json(path: str, doc) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         json.dump(doc, fh, indent=1, default=str)
         fh.write("\n")
-    os.replace(tmp, path)
 
 
 def _versions() -> Dict[str, str]:
@@ -96,10 +95,8 @@ def _keep_up_to(path: str, last_step: int) -> int:
     """Rewrite the log (atomically) without records beyond ``last_step``; returns how many went."""
     records = read_records(path)
     kept = [r for r in records if r["step"] <= last_step]
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         fh.writelines(json.dumps(r) + "\n" for r in kept)
-    os.replace(tmp, path)
     return len(records) - len(kept)
 
 
@@ -180,6 +177,6 @@ class RunLog:
 def open_run_log(cfg, lr: Sequence[float], samples_per_step: int, start_step: int = 0, resumed_from: str = "",
                  printer=print) -> RunLog:
     """The run log a training config asks for (``run_dir`` "" = ``<ckpt_path>/run``)."""
-    run_dir = str(cfg.TrainingConfig.get("run_dir", "")) or os.path.join(cfg.CheckpointConfig.ckpt_path, "run")
+    run_dir = str(cfg.TrainingConfig.run_dir) or os.path.join(cfg.CheckpointConfig.ckpt_path, "run")
     return RunLog(run_dir, cfg, lr, samples_per_step, start_step, resumed_from,
-                  bool(cfg.TrainingConfig.get("tensorboard", False)), printer=printer)
+                  bool(cfg.TrainingConfig.tensorboard), printer=printer)

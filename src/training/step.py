@@ -10,12 +10,12 @@ from mindspore import Tensor, nn, ops
 from mindspore.context import ParallelMode
 from mindspore.parallel._utils import _get_device_num, _get_gradients_mean, _get_parallel_mode
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
+from src.config.schema import OPTIMIZERS
 
 
 def build_optimizer(network: nn.Cell, optim_cfg, lr) -> nn.Optimizer:
     """The configured optimiser over ``network``'s trainable parameters, with a per-step LR array."""
-    name = str(optim_cfg.get("optimizer", "adam")).lower()
+    name = str(optim_cfg.optimizer).lower()
     if name not in OPTIMIZERS:
         raise ValueError(f"OptimConfig.optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
     weight_decay = float(optim_cfg.weight_decay)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import config
 from src.data.augment import AugmentParams, perturb_waveform, spec_augment, warp_frequencies
 from src.data.batching import BatchSource, load_utterances, make_batches
 from src.data.features import SpectParams
@@ -57,13 +58,13 @@ def test_off_is_bit_identical_and_on_is_seeded(tmp_path):
     assert a.shape != c.shape or not np.array_equal(a, c)
 
 
-def test_bad_ranges_are_named():
-    with pytest.raises(ValueError, match="speed_min"):
-        AugmentParams.from_config({"speed_min": 1.2, "speed_max": 1.0})
-    with pytest.raises(ValueError, match="noise_dir"):
-        AugmentParams.from_config({"noise_dir": "/nonexistent"})
-    with pytest.raises(ValueError, match="vtlp_min"):
-        AugmentParams.from_config({"vtlp_min": 1.1, "vtlp_max": 0.9})
+def test_a_noise_folder_without_audio_is_named(tmp_path):
+    # the ranges (speed_min <= speed_max ...) are checked with the whole config: tests/config/test_checks.py
+    aug_cfg = config.train_config.DataConfig.AugmentationConfig
+    with pytest.raises(ValueError, match="noise_dir '/nonexistent': no .wav/.flac files found"):
+        AugmentParams.from_config(dict(aug_cfg, noise_dir="/nonexistent"))
+    (tmp_path / "n.wav").write_bytes(b"")
+    assert AugmentParams.from_config(dict(aug_cfg, noise_dir=str(tmp_path))).noise_dir == str(tmp_path)
 
 
 def test_vtlp_moves_formants_by_the_factor_and_keeps_the_axis():

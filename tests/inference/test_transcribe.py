@@ -13,22 +13,14 @@ import pytest
 import soundfile
 
 from src.decoding.ngram_lm import estimate, write_arpa
-from tests.helpers import FSDD, LIBRI, run_script
+from tests.helpers import FSDD, LIBRI, random_checkpoint, run_script
 
 FLACS = sorted(glob.glob(os.path.join(LIBRI, "test-other", "*", "*", "*.flac")))
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    import mindspore as ms
-
-    from src.model.checkpoint import save_checkpoint
-    from src.model.deepspeech2 import DeepSpeechModel
-
-    ms.set_seed(0)
-    path = str(tmp_path_factory.mktemp("model") / "random.ckpt")
-    save_checkpoint(DeepSpeechModel(29, 64, 2, "tanh"), path)
-    return path
+    return random_checkpoint(tmp_path_factory.mktemp("model") / "random.ckpt")
 
 
 def transcribe(tmp_path, *args, check=True):

@@ -1,4 +1,4 @@
-"""The network: zoo parameter names/shapes/count, exact lengths, and equality with nn.LSTM."""
+"""The network: zoo parameter names/shapes/count, and equality with nn.LSTM (exact lengths: test_geometry.py)."""
 import numpy as np
 import pytest
 
@@ -6,7 +6,7 @@ import src  # noqa: F401
 import mindspore as ms
 from mindspore import Tensor, nn
 
-from src.model.deepspeech2 import BiLSTM, DeepSpeechModel, NetWithLoss, count_parameters, output_lengths
+from src.model.deepspeech2 import BiLSTM, DeepSpeechModel, NetWithLoss, count_parameters
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,15 +30,6 @@ def test_full_model_matches_the_zoo_parameters():
     assert "RNN.lstms.5.weight_ih_l0" not in shapes
     assert count_parameters(net) == 86_608_096
     assert count_parameters(net, trainable_only=False) == 86_608_224
-
-
-def test_output_lengths_are_exact_integers():
-    net = DeepSpeechModel(hidden_size=16, hidden_layers=1)
-    for frames in (1, 2, 33, 64):
-        x = Tensor(np.zeros((1, 1, 161, frames), np.float32))
-        logits, lengths = net(x, Tensor(np.array([frames], np.int32)))
-        assert logits.shape[0] == output_lengths(frames) == (frames + 1) // 2
-        assert lengths.dtype == ms.int32 and int(lengths.asnumpy()[0]) == (frames + 1) // 2
 
 
 def test_bilstm_equals_nn_lstm_with_seq_length():

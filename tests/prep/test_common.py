@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import soundfile
 
+from src.common.files import is_temp_name
 from src.data.manifest import read_manifest
-from src.prep.common import (PrepError, Progress, TEMP_SUFFIX, atomic_write_text, convert_audio, filter_by_duration,
-                             is_valid_wav, pair_jobs, parallel_map, remove_stale_temps, wav_duration,
-                             write_csv_manifest, write_manifests)
+from src.prep.common import (PrepError, Progress, convert_audio, filter_by_duration, is_valid_wav, pair_jobs,
+                             parallel_map, wav_duration, write_csv_manifest, write_manifests)
 
 
 def _tone(path, seconds, rate=8000, channels=1, subtype="PCM_16"):
@@ -20,19 +20,7 @@ def _tone(path, seconds, rate=8000, channels=1, subtype="PCM_16"):
 
 
 def _temps(folder):
-    return [n for n in os.listdir(folder) if n.endswith(TEMP_SUFFIX)]
-
-
-def test_atomic_write_text_skips_identical_content(tmp_path):
-    path = tmp_path / "a.txt"
-    assert atomic_write_text(str(path), "HELLO WORLD\n")
-    assert path.read_text() == "HELLO WORLD\n"
-    before = os.stat(path).st_mtime_ns
-    assert not atomic_write_text(str(path), "HELLO WORLD\n")
-    assert os.stat(path).st_mtime_ns == before
-    assert atomic_write_text(str(path), "OTHER\n")
-    assert path.read_text() == "OTHER\n"
-    assert _temps(tmp_path) == []
+    return [n for n in os.listdir(folder) if is_temp_name(n)]
 
 
 def test_convert_audio_to_16k_mono_pcm16(tmp_path):
@@ -108,16 +96,6 @@ def test_parallel_map_keeps_order_and_raises(workers):
     assert parallel_map(_square, [], workers) == []
     with pytest.raises(PrepError, match="thirteen"):
         parallel_map(_square, list(range(20)) + [-1] + list(range(20)), workers)
-
-
-def test_remove_stale_temps_keeps_live_writers(tmp_path):
-    dead = tmp_path / f".a.wav.999999999.x1y2{TEMP_SUFFIX}"   # no such pid: interrupted run
-    live = tmp_path / f".b.wav.{os.getppid()}.z3{TEMP_SUFFIX}"  # a running process: leave it
-    other = tmp_path / "c.wav"
-    for p in (dead, live, other):
-        p.write_bytes(b"x")
-    assert remove_stale_temps(str(tmp_path)) == 1
-    assert not dead.exists() and live.exists() and other.exists()
 
 
 def test_manifest_pair_and_duration_filter(tmp_path, capsys):

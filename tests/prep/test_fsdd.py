@@ -6,7 +6,8 @@ import numpy as np
 import soundfile
 
 from src.prep.fsdd import DIGIT_WORDS, build_fsdd, main as fsdd_main
-from src.prep.common import TEMP_SUFFIX, PrepError
+from src.common.files import is_temp_name
+from src.prep.common import PrepError
 from tests.helpers import ROOT, manifest_rows, mtime_snapshot
 
 FSDD = os.path.join(ROOT, "..", "shared", "data", "fsdd")
@@ -40,7 +41,7 @@ def test_rerun_redoes_nothing_and_survives_leftover_temp(tmp_path):
     wav_dir = tmp_path / "fsdd_test" / "wav"
     victim = sorted(os.listdir(wav_dir))[0]
     os.remove(wav_dir / victim)
-    leftover = wav_dir / f".{victim}.999999999.abc{TEMP_SUFFIX}"
+    leftover = wav_dir / f".tmp-999999999-abc-{victim}"
     leftover.write_bytes(b"RIFF\x00")
     before = mtime_snapshot(str(tmp_path))
     manifests = build_fsdd(FSDD, str(tmp_path), limit_per_speaker=2)
@@ -87,8 +88,7 @@ def test_killed_run_resumes_cleanly(tmp_path):
         assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
     manifests = build_fsdd(FSDD, str(tmp_path), limit_per_speaker=200)
     assert len(manifest_rows(manifests["train"])) == 800 and len(manifest_rows(manifests["test"])) == 200
-    assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f"*{TEMP_SUFFIX}"))
-    assert not glob.glob(str(tmp_path / "fsdd_*" / "*" / f".*{TEMP_SUFFIX}"))
+    assert not [p for p in glob.glob(str(tmp_path / "fsdd_*" / "*" / ".*")) if is_temp_name(os.path.basename(p))]
 
 
 def test_add_tts_joins_band_limited_synthetic_voices(tmp_path):

@@ -1,5 +1,6 @@
 """librispeech.py run as a user runs it, on the real 50-utterance LibriSpeech sample: from the extracted
-tree, from a tarball, and downloaded from a local HTTP server; plus a run killed midway."""
+tree, from a tarball, and downloaded from a local HTTP server; plus a run killed midway, and Mini
+LibriSpeech (two speakers of the shared train-clean-5)."""
 import glob
 import hashlib
 import json
@@ -14,10 +15,13 @@ import pytest
 import soundfile
 
 from src.data.manifest import read_manifest
-from src.prep.common import TEMP_SUFFIX
-from tests.helpers import ROOT, LIBRI, FileServer, libri_tarball, manifest_rows, mtime_snapshot, run_script
+from src.common.files import is_temp_name
+from src.prep.common import PrepError
+from src.prep.librispeech import PART_SPLIT, convert_librispeech_tree, official_url
+from tests.helpers import ROOT, LIBRI, SHARED, FileServer, libri_tarball, manifest_rows, mtime_snapshot, run_script
 
 SAMPLE = os.path.dirname(LIBRI)  # the folder holding LibriSpeech/
+MINI_TRAIN = os.path.join(SHARED, "mini-librispeech", "LibriSpeech", "train-clean-5")
 pytestmark = pytest.mark.skipif(not os.path.isdir(LIBRI), reason="LibriSpeech sample not present")
 
 
@@ -25,10 +29,10 @@ def prep(*args, check=True):
     return run_script("librispeech.py", *args, check=check)
 
 
-def sample_utterances(speakers=None):
-    """uid -> (TEXT, seconds) of the sample, read straight from the corpus files."""
+def sample_utterances(speakers=None, part_dir=os.path.join(LIBRI, "test-other")):
+    """uid -> (TEXT, seconds) of the sample (or another part), read straight from the corpus files."""
     found = {}
-    for trans in glob.glob(os.path.join(LIBRI, "test-other", "*", "*", "*.trans.txt")):
+    for trans in glob.glob(os.path.join(part_dir, "*", "*", "*.trans.txt")):
         if speakers is not None and trans.split(os.sep)[-3] not in speakers:
             continue
         for line in open(trans, encoding="utf-8"):
@@ -154,18 +158,22 @@ def test_download_from_local_server_resumes_and_checks(tmp_path):
 def test_killed_conversion_resumes_without_partial_files(tmp_path):
     target = tmp_path / "data"
     wav_dir = target / "test_other" / "wav"
+
+    def final_wavs():  # the file being written when killed has a hidden temporary name
+        return [n for n in os.listdir(wav_dir) if n.endswith(".wav") and not is_temp_name(n)]
+
     cmd = [sys.executable, "librispeech.py", "--libri-root", SAMPLE, "--target-dir", str(target), "--num-workers", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if wav_dir.is_dir() and len([n for n in os.listdir(wav_dir) if n.endswith(".wav")]) >= 10:
+        if wav_dir.is_dir() and len(final_wavs()) >= 10:
             break
         time.sleep(0.01)
     assert proc.poll() is None, "the conversion finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
-    finished = [n for n in os.listdir(wav_dir) if n.endswith(".wav")]
+    finished = final_wavs()
     assert 10 <= len(finished) < 50
     for name in finished:  # everything under a final name is complete
         info = soundfile.info(str(wav_dir / name))
@@ -179,9 +187,7 @@ def test_killed_conversion_resumes_without_partial_files(tmp_path):
     assert converted + present == 50 and present >= len(finished) - 1
     assert all(os.stat(wav_dir / n).st_mtime_ns == t for n, t in mtimes.items())  # finished files not redone
     check_split(str(target), "test_other", sample_utterances())
-    leftovers = [p for p in glob.glob(str(target / "**" / "*"), recursive=True) if TEMP_SUFFIX in p]
-    leftovers += [p for p in glob.glob(str(target / "**" / ".*"), recursive=True) if TEMP_SUFFIX in p]
-    assert leftovers == []
+    assert not [p for p in glob.glob(str(target / "**" / ".*"), recursive=True) if is_temp_name(os.path.basename(p))]
 
 
 def test_user_errors_are_one_line_and_write_nothing(tmp_path):
@@ -205,3 +211,52 @@ def test_user_errors_are_one_line_and_write_nothing(tmp_path):
     cut = prep("--target-dir", target, "--tarball-dir", str(tmp_path), "--skip-checksums", check=False)
     assert cut.returncode == 2 and "is truncated or corrupt" in cut.stderr and "test-other.tar.gz" in cut.stderr
     assert not os.path.exists(os.path.join(target, "test_other"))
+
+
+def test_first_api_still_works(tmp_path):
+    """``convert_librispeech_tree`` (the first API): all parts found, no duration filter, {split: CSV}."""
+    root = tmp_path / "tree"
+    (root / "LibriSpeech" / "test-other").mkdir(parents=True)
+    for speaker in ("1688", "367"):
+        os.symlink(os.path.join(LIBRI, "test-other", speaker), root / "LibriSpeech" / "test-other" / speaker)
+    manifests = convert_librispeech_tree(str(root), str(tmp_path / "a"), workers=2)
+    assert manifests == {"test_other": str(tmp_path / "a" / "libri_test_other_manifest.csv")}
+    assert len(manifest_rows(manifests["test_other"])) == 20
+    with pytest.raises(PrepError, match="not found: .*nowhere"):
+        convert_librispeech_tree(str(tmp_path / "nowhere"), str(tmp_path / "out"))
+    with pytest.raises(PrepError, match="train-clean-100"):
+        convert_librispeech_tree(str(root), str(tmp_path / "out"), splits=["train-clean-100"])
+    with pytest.raises(PrepError, match="no LibriSpeech part"):
+        convert_librispeech_tree(str(tmp_path / "a"), str(tmp_path / "out2"))  # a folder, but no corpus
+
+
+@pytest.mark.skipif(not os.path.isdir(MINI_TRAIN), reason="Mini LibriSpeech not present")
+def test_mini_librispeech_from_a_tree_and_a_tarball(tmp_path):
+    """train-clean-5 (two real speakers, in the corpus layout) goes to train, dev-clean-2 to val; a part
+    the tool does not know is named with the known ones."""
+    assert (PART_SPLIT["train-clean-5"], PART_SPLIT["dev-clean-2"]) == ("train", "val")
+    assert official_url("dev-clean-2") == "https://www.openslr.org/resources/31/dev-clean-2.tar.gz"
+    assert official_url("dev-clean") == "https://www.openslr.org/resources/12/dev-clean.tar.gz"
+    tree = tmp_path / "mini"
+    speakers = sorted(os.listdir(MINI_TRAIN))[:2]
+    for part in ("train-clean-5", "train-clean-7"):
+        (tree / part / "LibriSpeech" / part).mkdir(parents=True)
+        for speaker in speakers:
+            os.symlink(os.path.join(MINI_TRAIN, speaker), tree / part / "LibriSpeech" / part / speaker)
+    target = str(tmp_path / "data")
+    unknown = prep("--libri-root", str(tree / "train-clean-7"), "--target-dir", target, check=False)
+    assert unknown.returncode == 2 and "unknown LibriSpeech part 'train-clean-7'" in unknown.stderr
+    assert f"known: {', '.join(PART_SPLIT)};" in unknown.stderr and not os.path.exists(target)
+
+    prep("--libri-root", str(tree / "train-clean-5"), "--target-dir", target, "--num-workers", "2")
+    expected = sample_utterances(part_dir=str(tree / "train-clean-5" / "LibriSpeech" / "train-clean-5"))
+    assert len(expected) > 50
+    check_split(target, "train", expected, [u for u, (_, seconds) in expected.items() if 1 <= seconds <= 15])
+
+    tarballs = tmp_path / "tarballs"
+    tarballs.mkdir()
+    libri_tarball(tarballs / "dev-clean-2.tar.gz", part="dev-clean-2", speakers={"367"})
+    wrong = prep("--tarball-dir", str(tarballs), "--target-dir", target, check=False)
+    assert wrong.returncode == 2 and "does not match its checksum" in wrong.stderr  # OpenSLR's MD5 is built in
+    prep("--tarball-dir", str(tarballs), "--target-dir", target, "--skip-checksums")
+    check_split(target, "val", sample_utterances({"367"}))

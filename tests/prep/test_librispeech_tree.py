@@ -1,13 +1,10 @@
 import os
-import subprocess
-import sys
 
 import pytest
 
-from src.prep.librispeech_tree import (convert_librispeech_tree, convert_part, find_parts, read_part, read_record,
-                                  split_rows)
-from src.prep.common import TEMP_SUFFIX, PrepError
-from tests.helpers import ROOT, LIBRI, manifest_rows, mtime_snapshot
+from src.prep.common import PrepError
+from src.prep.librispeech_tree import convert_part, find_parts, read_part, read_record, split_rows
+from tests.helpers import LIBRI, mtime_snapshot
 
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(LIBRI), reason="LibriSpeech sample not present")
@@ -49,7 +46,7 @@ def test_convert_part_records_and_resumes(small_tree, tmp_path):
     os.remove(os.path.join(wav_dir, victim))  # as if the run died before this file was finished...
     assert read_record(split_dir, "test-other") is None  # ...the part no longer counts as finished
     assert split_rows(split_dir) == []  # and is left out of manifests (with a warning), not listed half
-    leftover = os.path.join(wav_dir, f".{victim}.999999999.abc{TEMP_SUFFIX}")
+    leftover = os.path.join(wav_dir, f".tmp-999999999-abc-{victim}")
     with open(leftover, "wb") as fh:  # ...leaving its half-written temp file behind
         fh.write(b"RIFF\x00\x00")
     before = mtime_snapshot(split_dir)
@@ -58,21 +55,3 @@ def test_convert_part_records_and_resumes(small_tree, tmp_path):
     assert not os.path.exists(leftover)
     redone = {p for p in after if before.get(p) != after[p]}
     assert os.path.join(wav_dir, victim) in redone and len(redone) == 1  # the record is unchanged, not rewritten
-
-
-def test_first_api_and_cli_still_work(small_tree, tmp_path):
-    """``convert_librispeech_tree`` and ``python -m src.prep.librispeech_tree`` (used by scripts) now run the
-    full preparation; the manifest keeps its name libri_test_other_manifest.csv."""
-    root = os.path.dirname(small_tree)
-    manifests = convert_librispeech_tree(root, str(tmp_path / "a"), workers=2)
-    assert manifests == {"test_other": str(tmp_path / "a" / "libri_test_other_manifest.csv")}
-    assert len(manifest_rows(manifests["test_other"])) == 20
-    proc = subprocess.run([sys.executable, "-m", "src.prep.librispeech_tree", "--libri_root", root, "--target_dir",
-                           str(tmp_path / "a")], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and "already prepared" in proc.stdout
-    with pytest.raises(PrepError, match="not found: .*nowhere"):
-        convert_librispeech_tree(str(tmp_path / "nowhere"), str(tmp_path / "out"))
-    with pytest.raises(PrepError, match="train-clean-100"):
-        convert_librispeech_tree(root, str(tmp_path / "out"), splits=["train-clean-100"])
-    with pytest.raises(PrepError, match="no LibriSpeech part"):
-        convert_librispeech_tree(str(tmp_path / "a"), str(tmp_path / "out2"))  # a folder, but no corpus

@@ -5,7 +5,6 @@ import shutil
 
 import pytest
 
-from src.prep.common import TEMP_SUFFIX
 from src.prep.tts_corpus import DIGIT_WORDS, available_voices, build_tts_corpus, plan_corpus
 from tests.helpers import manifest_rows, mtime_snapshot
 
@@ -80,7 +79,7 @@ def test_rerun_redoes_nothing_and_survives_leftover_temp(corpus):
     victim = sorted(os.listdir(wav_dir))[3]
     content = (wav_dir / victim).read_bytes()
     os.remove(wav_dir / victim)
-    leftover = wav_dir / f".{victim}.999999999.abc{TEMP_SUFFIX}"
+    leftover = wav_dir / f".tmp-999999999-abc-{victim}"
     leftover.write_bytes(content[:100])  # a half-written temp file from a killed run
     before = mtime_snapshot(str(target))
     build_tts_corpus(str(target), n_train=N_TRAIN, n_test=N_TEST, seed=0)

@@ -37,7 +37,7 @@ def test_a_nan_batch_leaves_weights_and_batch_norm_statistics_as_they_were():
     """Run in a child process: once a NaN has gone through a training graph, MindSpore 2.10 can hand
     NaN-filled working memory to later graphs of the same process (see src/training/guard.py), which
     would break the tests that run after this one."""
-    proc = subprocess.run([sys.executable, "-c", "from tests.test_step_guard import nan_batch_check; nan_batch_check()"],
+    proc = subprocess.run([sys.executable, "-c", "from tests.training.test_guard import nan_batch_check; nan_batch_check()"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -1,0 +1,48 @@
+"""The MindSpore networks transcribe.py runs: a checkpoint's (dynamic time axis) or an exported MINDIR.
+
+Each answers ``network(x, lengths) -> (probabilities, output lengths)`` with ``batch_size``,
+``max_frames`` and ``description``, as ``OnnxNetwork`` (src/inference/onnx_predictor.py) does.
+"""
+from typing import Optional, Tuple
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn
+
+from src.inference.predictor import load_predictor, mindir_input_shape
+from src.model.shapes import declare_dynamic_time
+
+
+class CheckpointNetwork:
+    """The inference network of a checkpoint, with a dynamic time axis: one graph for every chunk length.
+
+    (A dynamic time axis runs a DFT conv2 as the direct kernel, so ``conv_impl`` dft acts as direct here.)
+    """
+
+    def __init__(self, path: str, num_classes: int, activation: str, batch_size: int, n_bins: int,
+                 conv_impl: str = "auto"):
+        self.predictor, hidden, layers = load_predictor(path, num_classes, activation, conv_impl, n_bins)
+        declare_dynamic_time(self.predictor, batch_size, n_bins)
+        self.batch_size = batch_size
+        self.max_frames: Optional[int] = None
+        self.description = f"{layers} x BiLSTM-{hidden} from {path}"
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        probs, out_lengths = self.predictor(Tensor(x), Tensor(lengths))
+        return probs.asnumpy(), out_lengths.asnumpy()
+
+
+class MindirNetwork:
+    """An exported MINDIR (``ms.load`` + ``nn.GraphCell``); its input shape is fixed, so chunks fit it."""
+
+    def __init__(self, path: str, n_bins: int):
+        shape = mindir_input_shape(path)
+        if len(shape) != 4 or shape[2] != n_bins:
+            raise ValueError(f"--mindir {path}: input shape {list(shape)} is not [batch, 1, {n_bins}, frames]")
+        self.graph = nn.GraphCell(ms.load(path))
+        self.batch_size, self.max_frames = shape[0], shape[3]
+        self.description = f"MINDIR {path}, input {list(shape)}"
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        probs, out_lengths = self.graph(Tensor(x), Tensor(lengths))
+        return probs.asnumpy(), out_lengths.asnumpy()

@@ -1,0 +1,62 @@
+"""The training loop keeps its best-WER record across --resume, in every checkpoint's meta."""
+import math
+import re
+
+import src  # noqa: F401
+from mindspore import nn
+
+from src.model.checkpoint import load_param_dict, read_meta, save_checkpoint
+from src.training.trainer import Progress
+from tests.helpers import fsdd_manifest, run_script
+
+TINY = ["--model_size", "tiny", "--batch_size", "4", "--pad_multiple", "32", "--num_workers", "2"]
+
+
+def train(manifest, ckpt_dir, *extra):
+    return run_script("train.py", "--train_manifest", manifest, "--val_manifest", manifest, "--ckpt_path", str(ckpt_dir),
+                      *TINY, *extra, timeout=600).stdout
+
+
+def validation_wers(out):
+    return {int(e): float(w) for e, w in re.findall(r"^epoch (\d+) validation: WER (\d+\.\d+) CER", out, re.M)}
+
+
+def best_lines(out):
+    return re.findall(r"^best validation WER so far: (\d+\.\d+), kept as (.+)$", out, re.M)
+
+
+def test_the_best_wer_is_written_as_text_and_read_back_exactly(tmp_path):
+    progress = Progress(epoch=2, step=3, best_wer=45.123456789012345, best_checkpoint="DeepSpeech-1_3.ckpt")
+    path = save_checkpoint(nn.Dense(2, 2), str(tmp_path / "c.ckpt"), {**progress.meta(), "steps_per_epoch": 3})
+    restored = Progress.from_meta(read_meta(load_param_dict(path)), steps_per_epoch=3)
+    assert (restored.epoch, restored.step) == (3, 0)  # the epoch was complete: continue with the next
+    assert restored.best_wer == progress.best_wer and restored.best_checkpoint == "DeepSpeech-1_3.ckpt"
+    fresh = Progress.from_meta(read_meta(load_param_dict(save_checkpoint(nn.Dense(2, 2), str(tmp_path / "f.ckpt"),
+                                                                         Progress(1, 2).meta()))), 3)
+    assert (fresh.epoch, fresh.step, fresh.best_wer, fresh.best_checkpoint) == (1, 2, math.inf, "")
+
+
+def test_a_worse_epoch_after_resume_does_not_replace_the_best_checkpoint(tmp_path):
+    """2 epochs with validation, then a 3rd after --resume with a learning rate that wrecks the model:
+    before the record was kept in the checkpoints, the resumed run started from "no best yet" and
+    overwrote DeepSpeech-best.ckpt with whatever its first validation gave."""
+    manifest = fsdd_manifest(str(tmp_path / "data"), per_digit=1)  # 10 clips: 3 steps per epoch
+    ckpt_dir = tmp_path / "ck"
+    first = train(manifest, ckpt_dir, "--epochs", "2", "--keep_checkpoint_max", "0")
+    kept = best_lines(first)
+    assert kept and kept[-1][1] == str(ckpt_dir / "DeepSpeech-best.ckpt")
+    best_wer = float(kept[-1][0])
+    assert best_wer == min(validation_wers(first).values())
+    best_bytes = (ckpt_dir / "DeepSpeech-best.ckpt").read_bytes()
+    best_epoch = min(validation_wers(first), key=lambda e: (validation_wers(first)[e], e))
+    # validated before saved: the epoch-2 checkpoint already knows the best, whichever epoch it was
+    meta = read_meta(load_param_dict(str(ckpt_dir / "DeepSpeech-2_3.ckpt")))
+    assert f"{float(meta['best_wer']):.3f}" == f"{best_wer:.3f}"
+    assert meta["best_checkpoint"] == f"DeepSpeech-{best_epoch}_3.ckpt"
+
+    resumed = train(manifest, ckpt_dir, "--epochs", "3", "--resume", "auto", "--learning_rate", "1000")
+    assert "DeepSpeech-2_3.ckpt: epoch 3, step 0" in resumed
+    assert validation_wers(resumed)[3] >= best_wer  # worse (or no better) by construction
+    assert best_lines(resumed) == []
+    assert (ckpt_dir / "DeepSpeech-best.ckpt").read_bytes() == best_bytes
+    assert read_meta(load_param_dict(str(ckpt_dir / "DeepSpeech-3_3.ckpt")))["best_checkpoint"] == meta["best_checkpoint"]
