@@ -5,7 +5,9 @@
 Writes ``loss.png`` (raw and smoothed CTC loss against steps, log scale), ``lr.png``,
 ``grad_norm.png`` (before clipping, with the clipping threshold), ``validation.png`` (WER and
 CER against epochs), ``throughput.png`` (utterances/s) and ``overview.png`` (all of them on one
-page). Several runs share each chart, one colour per run. Works on a run that is still training.
+page); with ``--val_minutes`` also ``validation_minutes.png`` (WER and CER against training minutes,
+:func:`training_minutes`). Several runs share each chart, one colour per run. Works on a run that is
+still training.
 """
 import argparse
 import json
@@ -22,6 +24,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from src.common.errors import run_main  # noqa: E402
+from src.common.files import atomic_path  # noqa: E402
 from src.training.run_log import METRICS, read_records  # noqa: E402
 
 
@@ -39,11 +42,33 @@ def load_run(run_dir: str, label: str) -> Run:
         raise FileNotFoundError(f"{run_dir}: not a run folder (no {METRICS})")
     records = read_records(path)
     run = Run(label, [r for r in records if r.get("kind") == "train"], [r for r in records if r.get("kind") == "val"])
+    for record, minutes in zip(run.val, training_minutes(records)):
+        record["minutes"] = minutes
     config = os.path.join(run_dir, "config.json")
     if os.path.isfile(config):
         with open(config, encoding="utf-8") as fh:
             run.max_grad_norm = float(json.load(fh).get("OptimConfig", {}).get("max_grad_norm", 0.0))
     return run
+
+
+def training_minutes(records: Sequence[Dict]) -> List[float]:
+    """Minutes of training before each validation record of a metrics log (in its file order).
+
+    Each train record's ``step_time`` (its average since the previous record of the epoch) times the
+    steps it covers; an epoch's steps after its last record count at that record's rate. Validation
+    and the data set-up between epochs are left out; a start's first record includes compilation.
+    """
+    minutes, covered, step_time, out = 0.0, 0, 0.0, []
+    for record in records:
+        if record.get("kind") == "train" and record.get("step_time") is not None:
+            step_time = record["step_time"]
+        elif record.get("kind") != "val":
+            continue
+        minutes += max(record["step"] - covered, 0) * step_time / 60.0
+        covered = max(covered, record["step"])
+        if record["kind"] == "val":
+            out.append(minutes)
+    return out
 
 
 def run_labels(run_dirs: Sequence[str]) -> List[str]:
@@ -106,20 +131,37 @@ def draw_grad_norm(ax: Axes, runs: Sequence[Run], smooth: Optional[float]) -> No
 
 
 def draw_validation(ax: Axes, runs: Sequence[Run], smooth: Optional[float]) -> None:
-    for color, run in _colored(runs):
-        ax.plot(*_xy(run.val, "epoch", "wer"), color=color, marker="o", label=f"{run.label} WER")
-        ax.plot(*_xy(run.val, "epoch", "cer"), color=color, marker="s", linestyle="--", label=f"{run.label} CER")
+    _draw_rates(ax, runs, "epoch")
     epochs = [r["epoch"] for run in runs for r in run.val]
     if epochs:  # whole epochs only, with room around a single one
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
     ax.xaxis.get_major_locator().set_params(integer=True)
+    _note_no_validation(ax, runs)
+    _finish(ax, "Validation error rates", "error rate (%)", xlabel="epoch")
+
+
+def draw_validation_minutes(ax: Axes, runs: Sequence[Run], smooth: Optional[float]) -> None:
+    _draw_rates(ax, runs, "minutes")
+    last = max((r["minutes"] for run in runs for r in run.val), default=0.0)
+    ax.set_xlim(0, last * 1.05 if last > 0 else None)  # from the start of training, the last point inside
+    _note_no_validation(ax, runs)
+    _finish(ax, "Validation error rates", "error rate (%)", xlabel="training minutes (validation excluded)")
+
+
+def _draw_rates(ax: Axes, runs: Sequence[Run], x: str) -> None:
+    """WER and CER of every run's validations against ``x`` (a key of the val records)."""
+    for color, run in _colored(runs):
+        ax.plot(*_xy(run.val, x, "wer"), color=color, marker="o", label=f"{run.label} WER")
+        ax.plot(*_xy(run.val, x, "cer"), color=color, marker="s", linestyle="--", label=f"{run.label} CER")
     ax.set_ylim(bottom=0)
+
+
+def _note_no_validation(ax: Axes, runs: Sequence[Run]) -> None:
     if not any(run.val for run in runs):
         ax.text(0.5, 0.5, "no validation records\n(train with --val_manifest)", ha="center", va="center",
                 transform=ax.transAxes, color="grey")
         ax.set_xticks([])  # no data: tick numbers around 0 would only mislead
         ax.set_yticks([])
-    _finish(ax, "Validation error rates", "error rate (%)", xlabel="epoch")
 
 
 def draw_throughput(ax: Axes, runs: Sequence[Run], smooth: Optional[float]) -> None:
@@ -178,8 +220,10 @@ def _lines(ax: Axes) -> List[Tuple[str, List[float], List[float]]]:
 
 
 def plot_runs(run_dirs: Sequence[str], out_dir: str, labels: Optional[Sequence[str]] = None,
-              smooth: Optional[float] = None) -> Dict[str, List[Tuple[str, List[float], List[float]]]]:
-    """Write the PNGs; returns, per file, the (label, x, y) of every line drawn on it."""
+              smooth: Optional[float] = None,
+              val_minutes: bool = False) -> Dict[str, List[Tuple[str, List[float], List[float]]]]:
+    """Write the PNGs (``val_minutes``: also validation_minutes.png); returns, per file, the
+    (label, x, y) of every line drawn on it."""
     if smooth is not None and not 0 <= smooth < 1:
         raise ValueError(f"--smooth {smooth}: must be in [0, 1)")
     labels = list(labels) if labels else run_labels(run_dirs)
@@ -188,7 +232,8 @@ def plot_runs(run_dirs: Sequence[str], out_dir: str, labels: Optional[Sequence[s
     runs = [load_run(d, label) for d, label in zip(run_dirs, labels)]
     os.makedirs(out_dir, exist_ok=True)
     drawn = {}
-    for name, draw in CHARTS.items():
+    charts = {**CHARTS, "validation_minutes": draw_validation_minutes} if val_minutes else CHARTS
+    for name, draw in charts.items():
         fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
         draw(ax, runs, smooth)
         drawn[_save(fig, os.path.join(out_dir, f"{name}.png"))] = _lines(ax)
@@ -202,10 +247,11 @@ def plot_runs(run_dirs: Sequence[str], out_dir: str, labels: Optional[Sequence[s
 
 
 def _save(fig, path: str) -> str:
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:  # the temporary name ends in the target's extension, as savefig needs
+            fig.savefig(tmp, dpi=90)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -216,8 +262,11 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", default="", help="comma-separated legend names, one per run folder")
     parser.add_argument("--smooth", type=float, default=None,
                         help="loss EMA weight in [0, 1) (default: memory of ~5 %% of the points)")
+    parser.add_argument("--val_minutes", action="store_true",
+                        help="also validation_minutes.png: WER/CER against minutes of training (summed step times)")
     args = parser.parse_args(argv)
-    drawn = plot_runs(args.run_dirs, args.out, args.labels.split(",") if args.labels else None, args.smooth)
+    drawn = plot_runs(args.run_dirs, args.out, args.labels.split(",") if args.labels else None, args.smooth,
+                      args.val_minutes)
     for path in drawn:
         print(path)
     return 0

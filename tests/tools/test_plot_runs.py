@@ -5,7 +5,7 @@ import matplotlib.image
 import pytest
 
 from src.common.errors import run_main
-from src.tools.plot_runs import auto_weight, main, plot_runs, run_labels, smoothed
+from src.tools.plot_runs import auto_weight, main, plot_runs, run_labels, smoothed, training_minutes
 from src.training.run_log import read_records
 from tests.helpers import fsdd_manifest
 from tests.test_entry_points import TINY, run
@@ -80,3 +80,30 @@ def test_command_writes_files_and_names_a_bad_folder(two_runs, tmp_path, capsys)
         assert run_main(lambda: main([*args, "--out", str(tmp_path / "q")])) == 2
         assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "q" / "loss.png")
+
+
+def test_validation_against_training_minutes_sums_the_step_times(two_runs, tmp_path):
+    folder, dirs = two_runs
+    ok = run("-m", "src.tools.plot_runs", *dirs, "--out", str(tmp_path / "m"), "--val_minutes")
+    assert str(tmp_path / "m" / "validation_minutes.png") in ok.stdout.split()
+    drawn = plot_runs(dirs, str(tmp_path / "p"), val_minutes=True)
+    lines = {lab: (x, y) for lab, x, y in drawn[str(tmp_path / "p" / "validation_minutes.png")]}
+    for label, run_dir in zip(("constant/run", "cosine/run"), dirs):
+        train, val = records(run_dir, "train"), records(run_dir, "val")
+        # every step logged (log_interval 1): the minutes after epoch e are the step times of its 5 e steps
+        minutes = [sum(r["step_time"] for r in train if r["step"] <= 5 * epoch) / 60 for epoch in (1, 2)]
+        assert lines[f"{label} WER"][0] == pytest.approx(minutes) and 0 < minutes[0] < minutes[1]
+        assert lines[f"{label} WER"][1] == [r["wer"] for r in val]
+        assert lines[f"{label} CER"] == (lines[f"{label} WER"][0], [r["cer"] for r in val])
+    assert "validation_minutes.png" not in {os.path.basename(p) for p in plot_runs(dirs, str(tmp_path / "q"))}
+
+
+def test_training_minutes_count_unlogged_steps_at_the_last_rate_and_skip_validation():
+    log = [{"kind": "train", "step": 3, "step_time": 2.0, "time": 100.0},  # steps 1-3 (with compilation)
+           {"kind": "train", "step": 6, "step_time": 1.0, "time": 103.0},
+           {"kind": "val", "step": 7, "wer": 90.0, "cer": 50.0, "time": 500.0},  # step 7 at 1 s; validation took long
+           {"kind": "train", "step": 9, "step_time": 0.5, "time": 501.0},  # steps 8-9
+           {"kind": "train", "step": 12, "step_time": 0.5, "time": 502.5},
+           {"kind": "val", "step": 14, "wer": 80.0, "cer": 40.0, "time": 900.0}]
+    assert training_minutes(log) == pytest.approx([10 / 60, 13.5 / 60])
+    assert training_minutes(log[:2]) == [] and training_minutes([]) == []
