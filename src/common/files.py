@@ -36,6 +36,7 @@ def temp_path_for(path: str) -> str:
     workers filling a cache) never share a temporary file.
     """
     folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)  # an output folder that does not exist yet is made, as open() users expect
     while True:
         tmp = os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}")
         try:

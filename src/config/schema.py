@@ -173,6 +173,8 @@ class TrainDataConfig(Section):
     max_static_shapes: int = key(8, "(new) more padded widths than this -> dynamic time axis (memory)", at_least(0))
     bucket_pool: int = key(0, "(new) 0 = batches from the fully duration-sorted set; N = sort within random "
                               "pools of N batches (1 = random batches, for isolated words)", at_least(0))
+    sortagrad: bool = key(False, "(new) SortaGrad (DS2 paper): the first epoch's batches in length order, shortest "
+                                 "first; later epochs shuffled")
     label_pad_length: int = key(0, "(new) fixed CTC label length; 0 = the longest label in the manifest", at_least(0))
     on_bad_sample: str = key("skip", "(new) unusable manifest entries: skip (and report) or error "
                                      "(src/data/sample_check.py)", one_of(*ON_BAD_SAMPLE))

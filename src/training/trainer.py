@@ -317,7 +317,10 @@ def train_one_epoch(cfg, opts: TrainOptions, data: TrainData, training: Training
     batch_size, seed, steps = int(data_cfg.batch_size), int(cfg.TrainingConfig.seed), data.steps_per_epoch
     log_interval = max(int(cfg.TrainingConfig.log_interval), 1)
     skip = progress.step if epoch == progress.epoch else 0
-    batches = make_batches(data.utts, batch_size, shuffle=True, seed=seed, epoch=epoch, rank=opts.rank,
+    # SortaGrad (DS2 paper, section 3.1): the first epoch shortest first, so the model meets easy,
+    # short utterances before long ones; every later epoch in shuffled bucket order
+    in_length_order = bool(data_cfg.sortagrad) and epoch == 1
+    batches = make_batches(data.utts, batch_size, shuffle=not in_length_order, seed=seed, epoch=epoch, rank=opts.rank,
                            group_size=opts.group_size, bucket_pool=int(data_cfg.bucket_pool))[skip:]
     source = BatchSource(data.utts, batches, data.params, data.labels.blank, batch_size, data.label_pad,
                          int(data_cfg.pad_multiple), feature_fn=data.feature_cache, augment=data.augment, seed=seed,

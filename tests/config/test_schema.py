@@ -28,7 +28,7 @@ ZOO_TRAIN = {
     "DataConfig": {
         "train_manifest": "data/libri_train_manifest.csv", "val_manifest": "", "batch_size": 20,
         "labels_path": LABELS, "num_workers": 2, "feature_cache_dir": "", "max_duration": 0.0, "pad_multiple": 64,
-        "max_static_shapes": 8, "bucket_pool": 0, "label_pad_length": 0, "on_bad_sample": "skip",
+        "max_static_shapes": 8, "bucket_pool": 0, "sortagrad": False, "label_pad_length": 0, "on_bad_sample": "skip",
         "convert_audio": True, "SpectConfig": SPECT,
         "AugmentationConfig": {
             "speed_volume_perturb": False, "speed_min": 0.9, "speed_max": 1.1, "gain_min": -6.0, "gain_max": 8.0,

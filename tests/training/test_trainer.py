@@ -1,6 +1,8 @@
-"""The training loop keeps its best-WER record across --resume, in every checkpoint's meta."""
+"""The training loop: the best-WER record across --resume (in every checkpoint's meta), SortaGrad."""
 import math
 import re
+
+import soundfile
 
 import src  # noqa: F401
 from mindspore import nn
@@ -60,3 +62,17 @@ def test_a_worse_epoch_after_resume_does_not_replace_the_best_checkpoint(tmp_pat
     assert best_lines(resumed) == []
     assert (ckpt_dir / "DeepSpeech-best.ckpt").read_bytes() == best_bytes
     assert read_meta(load_param_dict(str(ckpt_dir / "DeepSpeech-3_3.ckpt")))["best_checkpoint"] == meta["best_checkpoint"]
+
+
+def test_sortagrad_trains_the_first_epoch_shortest_first_and_then_shuffles(tmp_path, monkeypatch):
+    manifest = fsdd_manifest(str(tmp_path / "fsdd"), per_digit=2)
+    monkeypatch.setenv("DS2_RECORD_SEEN", str(tmp_path / "seen"))
+    run_script("train.py", "--train_manifest", manifest, "--ckpt_path", str(tmp_path / "ckpt"), *TINY,
+               "--epochs", "2", "--sortagrad", "true", timeout=600)
+    seen = {1: [], 2: []}
+    for line in open(tmp_path / "seen" / "seen-rank0.txt", encoding="utf-8"):
+        epoch, path = line.rstrip("\n").split("\t")
+        seen[int(epoch)].append(soundfile.info(path).frames // 160)  # spectrogram frames, up to a constant
+    assert sorted(seen[1]) == sorted(seen[2]) and len(seen[1]) == 20  # every utterance once per epoch
+    assert seen[1] == sorted(seen[1])  # SortaGrad: epoch 1 in length order
+    assert seen[2] != sorted(seen[2])  # then the usual shuffled buckets
