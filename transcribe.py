@@ -46,7 +46,7 @@ def load_network(args, cfg, n_bins: int, classes: int):
     from src.inference.networks import CheckpointNetwork, MindirNetwork
     setup_device(args.device_target, args.device_id)
     if args.mindir:
-        return MindirNetwork(args.mindir, n_bins)
+        return MindirNetwork(args.mindir, n_bins, args.batch_size)
     return CheckpointNetwork(args.pretrain_ckpt, classes, cfg.ModelConfig.activation, args.batch_size, n_bins,
                              cfg.ModelConfig.conv_impl)
 
@@ -57,13 +57,15 @@ def main(argv=None) -> int:
     parser.add_argument("audio", nargs="+", help="audio files")
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--pretrain_ckpt", help="checkpoint (.ckpt)")
-    model.add_argument("--mindir", help="exported MINDIR (export.py); its batch and frames fix the chunking")
+    model.add_argument("--mindir", help="exported MINDIR (export.py): a dynamic one takes any batch and length; "
+                                        "a fixed one's batch and frames fix the chunking")
     model.add_argument("--onnx", help="exported ONNX model (export.py --file_format ONNX, float32 or INT8), "
                                       "run by ONNX Runtime without MindSpore")
     parser.add_argument("--chunk_seconds", type=float, default=20.0, help="longest chunk given to the network")
     parser.add_argument("--search_seconds", type=float, default=8.0,
                         help="a chunk ends at the quietest point of its last this-many seconds")
-    parser.add_argument("--batch_size", type=int, default=4, help="chunks per network call (checkpoint, ONNX)")
+    parser.add_argument("--batch_size", type=int, default=4,
+                        help="chunks per network call (checkpoint, ONNX, dynamic MINDIR)")
     parser.add_argument("--json", default="", help="write results with word times here ('-': to stdout)")
     add_device_args(parser)
     argv = join_override_values(sys.argv[1:] if argv is None else list(argv), parser)

@@ -1,4 +1,5 @@
-"""Deployment benchmark: the same recordings through the checkpoint (MindSpore), ONNX float32 and ONNX INT8.
+"""Deployment benchmark: the same recordings through the checkpoint (MindSpore), the dynamic MINDIR
+(MindSpore, ``export.py``'s default), ONNX float32 and ONNX INT8.
 
 Each backend runs in a process of its own, one after the other, on the same files with the same
 greedy decoder, after one warm-up file, so the peak memory reported is its own (the ONNX
@@ -10,6 +11,7 @@ changes even when the weights are random.
 Usage (from the project root):
     python -m benchmarks.bench_deploy --checkpoint model.ckpt --files 50   # the whole LibriSpeech sample
     python -m benchmarks.bench_deploy --model_size small --files 6        # random weights: speed, memory, size
+    python -m benchmarks.bench_deploy --checkpoint model.ckpt --manifest test.csv --files 0   # a held-out set of yours
 """
 import argparse
 import glob
@@ -19,15 +21,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 LIBRI_SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
                             "librispeech-sample", "LibriSpeech", "test-other")
-BACKENDS = ("checkpoint", "onnx", "onnx-int8")
+BACKENDS = ("checkpoint", "mindir", "onnx", "onnx-int8")
 
 
 def sample_files(count: int) -> List[str]:
     return sorted(glob.glob(os.path.join(LIBRI_SAMPLE, "*", "*", "*.flac")))[:count]
+
+
+def manifest_files(manifest: str, count: int) -> Tuple[List[str], List[str]]:
+    """The first ``count`` (0 = all) recordings of a manifest and their transcripts, normalised to the labels."""
+    from src.data.labels import DEFAULT_LABELS_PATH, Labels
+    from src.data.manifest import read_manifest
+
+    labels = Labels.load(DEFAULT_LABELS_PATH)
+    entries = read_manifest(manifest)[:count or None]
+    return ([e.wav_path for e in entries],
+            [labels.normalise(open(e.txt_path, encoding="utf-8").read())[0] for e in entries])
 
 
 def references(paths: List[str]) -> List[str]:
@@ -46,16 +59,18 @@ def references(paths: List[str]) -> List[str]:
 
 
 def prepare_models(args, folder: str) -> Dict[str, str]:
-    """backend -> model file: the checkpoint (or a random one of ``--model_size``) and its ONNX exports."""
+    """backend -> model file: the checkpoint (or a random one of ``--model_size``) and its exports."""
     import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
     import mindspore as ms
 
     from src.config.schema import MODEL_SIZES
+    from src.export.mindir import export_mindspore
     from src.export.onnx_graph import build_onnx_model, save_onnx
     from src.export.quantize import quantize_int8
     from src.inference.predictor import load_predictor
     from src.model.checkpoint import save_checkpoint
     from src.model.deepspeech2 import DeepSpeechModel
+    from src.model.geometry import DEFAULT_FREQ_BINS
 
     ms.set_context(mode=ms.PYNATIVE_MODE)
     ckpt = args.checkpoint
@@ -69,9 +84,13 @@ def prepare_models(args, folder: str) -> Dict[str, str]:
     fp32 = save_onnx(build_onnx_model(predictor), os.path.join(folder, "model.onnx"))
     exported = time.perf_counter()
     int8 = quantize_int8(fp32, os.path.join(folder, "model.int8.onnx"))
+    quantized = time.perf_counter()
+    # last: a dynamic MINDIR switches the predictor's conv2 to the direct kernel
+    mindir = export_mindspore(predictor, DEFAULT_FREQ_BINS, os.path.join(folder, "model"))
     print(f"{layers} x BiLSTM-{hidden}{'' if args.checkpoint else ' (random weights)'}: ONNX export "
-          f"{exported - start:.1f} s, INT8 quantization {time.perf_counter() - exported:.1f} s", flush=True)
-    return {"checkpoint": ckpt, "onnx": fp32, "onnx-int8": int8}
+          f"{exported - start:.1f} s, INT8 quantization {quantized - exported:.1f} s, dynamic MINDIR export "
+          f"{time.perf_counter() - quantized:.1f} s", flush=True)
+    return {"checkpoint": ckpt, "mindir": mindir, "onnx": fp32, "onnx-int8": int8}
 
 
 def peak_rss_mb() -> float:
@@ -85,21 +104,23 @@ def peak_rss_mb() -> float:
 
 
 def worker(backend: str, model: str, paths: List[str], batch_size: int, threads: int) -> Dict:
-    """Transcribe ``paths`` with one backend in this process; MindSpore is imported for the checkpoint only."""
+    """Transcribe ``paths`` with one backend in this process; MindSpore is imported for the checkpoint and
+    the MINDIR only."""
     from src.data.features import SpectParams
     from src.data.labels import DEFAULT_LABELS_PATH, Labels
     from src.decoding.greedy import GreedyDecoder
     from src.inference.onnx_predictor import OnnxNetwork, transcribe_files
 
     n_bins = SpectParams().n_bins
-    if backend == "checkpoint":
+    if backend in ("checkpoint", "mindir"):
         import mindspore as ms
 
-        from src.inference.networks import CheckpointNetwork
+        from src.inference.networks import CheckpointNetwork, MindirNetwork
 
         ms.set_context(mode=ms.GRAPH_MODE)
         ms.device_context.cpu.op_tuning.threads_num(threads)
-        network = CheckpointNetwork(model, 29, "tanh", batch_size, n_bins)
+        network = (CheckpointNetwork(model, 29, "tanh", batch_size, n_bins) if backend == "checkpoint"
+                   else MindirNetwork(model, n_bins, batch_size))
     else:
         network = OnnxNetwork(model, n_bins, batch_size, threads)
     decoder = GreedyDecoder(Labels.load(DEFAULT_LABELS_PATH))
@@ -124,7 +145,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="", help="trained checkpoint (default: random weights)")
     parser.add_argument("--model_size", default="small", help="size of the random model without --checkpoint")
-    parser.add_argument("--files", type=int, default=6, help="the first N recordings of the LibriSpeech sample")
+    parser.add_argument("--files", type=int, default=6, help="the first N recordings of the LibriSpeech sample "
+                        "(or of --manifest; 0 = all of it)")
+    parser.add_argument("--manifest", default="", help="score these recordings instead (CSV/JSON manifest), e.g. "
+                        "a held-out set the checkpoint was not trained on")
     parser.add_argument("--batch_size", type=int, default=1, help="files per network call")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads of every backend")
     parser.add_argument("--out_dir", default="", help="keep the models here (default: a temporary folder)")
@@ -138,13 +162,16 @@ def main() -> int:
 
     from src.evaluation.metrics import ErrorRates
 
-    paths = sample_files(args.files)
+    if args.manifest:
+        paths, refs = manifest_files(args.manifest, args.files)
+    else:
+        paths = sample_files(args.files)
+        refs = references(paths)
     if not paths:
-        raise SystemExit(f"no recordings under {LIBRI_SAMPLE}")
+        raise SystemExit(f"no recordings in {args.manifest or LIBRI_SAMPLE}")
     import soundfile
 
     audio_seconds = sum(soundfile.info(path).duration for path in paths)
-    refs = references(paths)
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.out_dir or tmp
         os.makedirs(folder, exist_ok=True)

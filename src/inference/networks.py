@@ -1,9 +1,10 @@
-"""The MindSpore networks transcribe.py runs: a checkpoint's (dynamic time axis) or an exported MINDIR.
+"""The MindSpore networks transcribe.py runs: a checkpoint's (dynamic time axis) or an exported MINDIR
+(dynamic batch and time, or the fixed shape it was exported with).
 
 Each answers ``network(x, lengths) -> (probabilities, output lengths)`` with ``batch_size``,
 ``max_frames`` and ``description``, as ``OnnxNetwork`` (src/inference/onnx_predictor.py) does.
 """
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import mindspore as ms
 import numpy as np
@@ -33,16 +34,28 @@ class CheckpointNetwork:
 
 
 class MindirNetwork:
-    """An exported MINDIR (``ms.load`` + ``nn.GraphCell``); its input shape is fixed, so chunks fit it."""
+    """An exported MINDIR (``ms.load`` + ``nn.GraphCell``).
 
-    def __init__(self, path: str, n_bins: int):
+    A dynamic file (``export.py --dynamic true``) takes any batch and length: ``batch_size`` chunks
+    per call, each batch as long as its longest chunk. A fixed file's batch and frames are its own
+    (``batch_size`` does not apply): chunks are cut to fit and padded to its frames.
+    """
+
+    def __init__(self, path: str, n_bins: int, batch_size: int = 4):
         shape = mindir_input_shape(path)
         if len(shape) != 4 or shape[2] != n_bins:
-            raise ValueError(f"--mindir {path}: input shape {list(shape)} is not [batch, 1, {n_bins}, frames]")
+            raise ValueError(f"--mindir {path}: input shape {_shown(shape)} is not [batch, 1, {n_bins}, frames]")
         self.graph = nn.GraphCell(ms.load(path))
-        self.batch_size, self.max_frames = shape[0], shape[3]
-        self.description = f"MINDIR {path}, input {list(shape)}"
+        self.batch_size = shape[0] or batch_size
+        self.max_frames: Optional[int] = shape[3]
+        self.description = f"MINDIR {path}, input {_shown(shape)}"
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         probs, out_lengths = self.graph(Tensor(x), Tensor(lengths))
         return probs.asnumpy(), out_lengths.asnumpy()
+
+
+def _shown(shape: Sequence[Optional[int]]) -> str:
+    """A dynamic file's ``(None, 1, 161, None)`` as ``[batch, 1, 161, frames]``; a fixed one's as it is."""
+    names = {0: "batch", 3: "frames"}
+    return "[" + ", ".join(names.get(i, "?") if d is None else str(d) for i, d in enumerate(shape)) + "]"

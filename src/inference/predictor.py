@@ -1,11 +1,11 @@
 """Building the inference network from a checkpoint (eval.py, export.py, transcribe.py), and reading
-the input shape an exported MINDIR was fixed to (transcribe.py, check_export).
+the input shape of an exported MINDIR, fixed or dynamic (transcribe.py, check_export).
 
 The network's size is read from the checkpoint itself, so a checkpoint of any model size (or a
 model-zoo checkpoint) is evaluated or exported without repeating its size on the command line.
 How conv2 is computed (``ModelConfig.conv_impl``) is the caller's choice: the weights are the same.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 from src.model.checkpoint import checkpoint_architecture, load_network_params, load_param_dict
 from src.model.deepspeech2 import DeepSpeechModel, PredictWithSoftmax
@@ -31,8 +31,9 @@ def load_predictor(ckpt_path: str, num_classes: int, activation: str = "tanh", c
     return predictor, arch.hidden_size, arch.hidden_layers
 
 
-def mindir_input_shape(path: str) -> Tuple[int, ...]:
-    """(batch, 1, bins, frames) that export.py fixed when it wrote the MINDIR."""
+def mindir_input_shape(path: str) -> Tuple[Optional[int], ...]:
+    """(batch, 1, bins, frames) of the MINDIR's input, as export.py wrote it: None for a dynamic axis
+    (``export.py --dynamic true`` leaves batch and frames open)."""
     from google.protobuf.message import DecodeError
     from mindspore.train import mind_ir_pb2
 
@@ -40,6 +41,6 @@ def mindir_input_shape(path: str) -> Tuple[int, ...]:
     try:
         with open(path, "rb") as fh:
             model.ParseFromString(fh.read())
-        return tuple(int(d) for d in model.graph.input[0].tensor[0].dims)
+        return tuple(int(d) if int(d) >= 0 else None for d in model.graph.input[0].tensor[0].dims)
     except (OSError, IndexError, ValueError, DecodeError) as err:
         raise ValueError(f"--mindir {path}: not a MINDIR written by export.py ({err})") from None

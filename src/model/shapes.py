@@ -7,7 +7,7 @@ data with many widths (LibriSpeech's 1-35 s) would run out of memory, so there t
 declared dynamic with ``Cell.set_inputs``: one graph, bounded memory, ~1.5x slower steps.
 """
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import mindspore as ms
 from mindspore import Tensor, nn
@@ -28,8 +28,9 @@ def padded_widths(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0
     return max(high - low + 1, 1)
 
 
-def declare_dynamic_time(cell: nn.Cell, batch_size: int, n_bins: int, label_length: int = 0) -> None:
-    """Mark the time axis of ``cell``'s inputs (x, lengths[, labels, weights]) as dynamic.
+def declare_dynamic_time(cell: nn.Cell, batch_size: Optional[int], n_bins: int, label_length: int = 0) -> None:
+    """Mark the time axis of ``cell``'s inputs (x, lengths[, labels, weights]) as dynamic; with
+    ``batch_size`` None the batch axis too (export.py's dynamic MINDIR).
 
     DFT convolutions need static shapes, so they fall back to the direct kernel in such a graph.
     """

@@ -43,3 +43,11 @@ def padded_batch(lengths, n_bins: int = 161, extra: int = 0, seed: int = 0):
     for row, frames in enumerate(lengths):
         x[row, 0, :, :frames] = rng.standard_normal((n_bins, frames))
     return x, np.asarray(lengths, np.int32)
+
+
+def assert_matches_network(probs, out_lengths, ref_probs, ref_lengths) -> None:
+    """An exported model's outputs equal the checkpoint network's (1e-4), and the test can see a difference."""
+    assert out_lengths.tolist() == ref_lengths.tolist() and probs.shape == ref_probs.shape
+    np.testing.assert_allclose(probs, ref_probs, rtol=0, atol=1e-4)
+    peaks = np.concatenate([ref_probs[row, :n].max(axis=-1) for row, n in enumerate(ref_lengths)])
+    assert peaks.mean() > 0.25  # peaked (uniform is 1/29): a near-uniform softmax would hide errors

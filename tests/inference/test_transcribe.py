@@ -104,6 +104,21 @@ def test_mindir_transcribes_as_its_checkpoint(model, tmp_path):
     assert [r["text"] for r in from_mindir["results"]] == [r["text"] for r in from_ckpt["results"]]
 
 
+def test_a_dynamic_mindir_transcribes_as_its_checkpoint(model, tmp_path):
+    """export.py's default file takes each batch at its longest chunk's length: no chunk cap, no padding
+    to an exported length, any batch size; the words and their times are the checkpoint's."""
+    proc = run_script("export.py", "--pre_trained_model_path", model, "--file_name", str(tmp_path / "d"), timeout=600)
+    assert "(dynamic batch and time)" in proc.stdout
+    files = FLACS[:3] + [os.path.join(FSDD, "3_george_12.wav")]
+    _, from_ckpt = transcribe(tmp_path, "--pretrain_ckpt", model, *files, "--batch_size", "3")
+    proc, from_mindir = transcribe(tmp_path, "--mindir", str(tmp_path / "d.mindir"), *files, "--batch_size", "3")
+    assert "input [batch, 1, 161, frames]" in proc.stderr
+    for ours, theirs in zip(from_mindir["results"], from_ckpt["results"]):
+        check_words(ours)
+        assert (ours["text"], ours["chunks"], ours["words"]) == (theirs["text"], theirs["chunks"], theirs["words"])
+    assert from_mindir["summary"]["chunks"] == from_ckpt["summary"]["chunks"] == len(files)  # short files: whole
+
+
 def test_a_model_is_required(tmp_path):
     usage = run_script("transcribe.py", FLACS[0], check=False)
     assert usage.returncode == 2 and "--pretrain_ckpt" in usage.stderr
