@@ -1,0 +1,1 @@
+"""What every stage shares: user-facing errors and the one CLI wrapper, atomic file writes, signals, device and distributed set-up."""

@@ -1,0 +1,1 @@
+"""The one configuration schema (every key's default, help line and range), its validation and the --key overrides."""
