@@ -9,7 +9,9 @@
 #   stage 6  alpha/beta tuned on the validation speakers' saved outputs (never on test-other), then beam
 #            search + LM on both sets
 #   stage 7  curves (plots/), validation WER/CER against training minutes (plots/validation_minutes.png)
-#   stage 8  results.md: the table and the commands that made it (printed)
+#   stage 8  real speech -> spoken digits: the best checkpoint fine-tuned on FSDD's four training speakers
+#            for FT_EPOCHS epochs (fixed: the unseen speaker `george` only scores the last one), greedy on george
+#   stage 9  results.md: the table and the commands that made it (printed)
 # A stage's step is skipped when its output exists and is newer than its inputs, so a re-run after an
 # interruption continues where it stopped (training with --resume auto). Training re-runs (resuming) when
 # its command changed, e.g. a larger EPOCHS; for another split or model use another OUTPUT_DIR.
@@ -24,7 +26,9 @@
 #             LOG_INTERVAL (20), SEED (1), TRAIN_ARGS (more train.py flags, e.g. "--spec_augment true")
 #   decoding  EVAL_BATCH (BATCH), LM_ORDER (3), BEAM_WIDTH (128), LM_WORKERS (2), TUNE_STEPS (5),
 #             ALPHA_RANGE ("0 3"), BETA_RANGE ("0 3")
-#   stages    STAGE (1), STOP_STAGE (8): run only these stages
+#   fine-tune FSDD (../shared/data/fsdd), FT_EPOCHS (8), FT_LR (5e-4), FT_BATCH (16), FT_AUGMENT (true: speed
+#             perturbation + VTLP), FT_TEST_SPEAKER (george), FT_LIMIT (all: recordings per speaker, for quick runs)
+#   stages    STAGE (1), STOP_STAGE (9): run only these stages
 set -euo pipefail
 usage() { echo "Usage: bash scripts/run_recipe_mini_librispeech.sh [OUTPUT_DIR]   (settings: the script's header)"; }
 if [ "${1:-}" == "-h" ] || [ "${1:-}" == "--help" ]; then usage; exit 0; fi
@@ -65,14 +69,21 @@ TUNE_STEPS=${TUNE_STEPS:-5}
 read -r -a ALPHAS <<< "${ALPHA_RANGE:-0 3}"
 read -r -a BETAS <<< "${BETA_RANGE:-0 3}"
 STAGE=${STAGE:-1}
-STOP_STAGE=${STOP_STAGE:-8}
+STOP_STAGE=${STOP_STAGE:-9}
+FSDD=$(get_real_path "${FSDD:-$DS2_ROOT/../shared/data/fsdd}")
+FT_EPOCHS=${FT_EPOCHS:-8}
+FT_LR=${FT_LR:-5e-4}
+FT_BATCH=${FT_BATCH:-16}
+FT_AUGMENT=${FT_AUGMENT:-true}
+FT_TEST_SPEAKER=${FT_TEST_SPEAKER:-george}
+FT_LIMIT=${FT_LIMIT:-}
 
 fail() { echo "error: $*" >&2; exit 2; }
 [ -d "$MINI_LIBRI" ] || fail "MINI_LIBRI not found: $MINI_LIBRI (the folder holding LibriSpeech/train-clean-5)"
 [ -d "$LIBRI_SAMPLE" ] || fail "LIBRI_SAMPLE not found: $LIBRI_SAMPLE (the folder holding LibriSpeech/test-other)"
 [ -n "$VAL_SPEAKER_IDS" ] || require_file "$SPEAKERS_FILE" "SPEAKERS_FILE (LibriSpeech's SPEAKERS.TXT: who is F or M)"
 [ "${#ALPHAS[@]}" -eq 2 ] && [ "${#BETAS[@]}" -eq 2 ] || fail "ALPHA_RANGE and BETA_RANGE are 'LOW HIGH'"
-[[ "$STAGE" =~ ^[1-8]$ && "$STOP_STAGE" =~ ^[1-8]$ ]] || fail "STAGE and STOP_STAGE are 1..8"
+[[ "$STAGE" =~ ^[1-9]$ && "$STOP_STAGE" =~ ^[1-9]$ ]] || fail "STAGE and STOP_STAGE are 1..9"
 
 DATA=$OUT/data
 TRAIN_ALL=$DATA/libri_train_manifest.csv
@@ -196,11 +207,39 @@ if stage 7 "training curves in $OUT/plots"; then
     fi
 fi
 
-if stage 8 "results table $OUT/results.md"; then
-    for f in greedy_val greedy_test_other beam_val beam_test_other tune; do
+FT_DIR=$OUT/fsdd_finetune
+FT_CMD=(python train.py --device_target CPU --train_manifest "$FT_DIR/data/fsdd_train_manifest.csv"
+        --pre_trained_model_path "$BEST" --model_size "$MODEL_SIZE" --activation "$ACTIVATION"
+        --rnn_batch_norm "$RNN_BATCH_NORM" --batch_size "$FT_BATCH" --epochs "$FT_EPOCHS" --learning_rate "$FT_LR"
+        --lr_schedule cosine --warmup_steps 50 --pad_multiple 32 --max_static_shapes 16
+        --speed_volume_perturb "$FT_AUGMENT" --vtlp "$FT_AUGMENT" --keep_checkpoint_max 1 --log_interval 50
+        --seed "$SEED" --ckpt_path "$FT_DIR/checkpoint")
+if stage 8 "fine-tune on FSDD's training speakers for $FT_EPOCHS epoch(s), score the unseen '$FT_TEST_SPEAKER'"; then
+    [ -d "$FSDD" ] || fail "FSDD not found: $FSDD (the Free Spoken Digit Dataset's recordings)"
+    if needed "$FT_DIR/data/fsdd_test_manifest.csv"; then
+        run fsdd_prepare python -m src.prep.fsdd --fsdd_dir "$FSDD" --target_dir "$FT_DIR/data" \
+            --test_speaker "$FT_TEST_SPEAKER" ${FT_LIMIT:+--limit_per_speaker "$FT_LIMIT"}
+    fi
+    if needed "$FT_DIR/train_seconds" "$BEST" "$FT_DIR/data/fsdd_train_manifest.csv"; then
+        rm -rf "$FT_DIR/checkpoint"  # a fine-tune starts from the best checkpoint, never from an older fine-tune
+        start=$(date +%s)
+        run fsdd_finetune "${FT_CMD[@]}"
+        echo $(( $(date +%s) - start )) > "$FT_DIR/train_seconds"
+    fi
+    if needed "$EVAL/fsdd_${FT_TEST_SPEAKER}.json" "$FT_DIR/train_seconds"; then
+        ft_ckpt=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" \
+            "$FT_DIR/checkpoint")
+        run fsdd_eval python eval.py --pretrain_ckpt "$ft_ckpt" --device_target CPU --batch_size 32 --pad_multiple 32 \
+            --verbose false --test_manifest "$FT_DIR/data/fsdd_test_manifest.csv" \
+            --result_file "$EVAL/fsdd_${FT_TEST_SPEAKER}.json"
+    fi
+fi
+
+if stage 9 "results table $OUT/results.md"; then
+    for f in greedy_val greedy_test_other beam_val beam_test_other tune "fsdd_$FT_TEST_SPEAKER"; do
         require_file "$EVAL/$f.json" "$f results (stages 4 and 6)"
     done
-    python - "$OUT" "$DS2_ROOT" "$SPEAKERS_FILE" <<'EOF'
+    python - "$OUT" "$DS2_ROOT" "$SPEAKERS_FILE" "$FT_TEST_SPEAKER" "$FT_EPOCHS" <<'EOF'
 """results.md from the recipe's outputs: error rates, the split, training minutes, the commands."""
 import json, os, sys
 from src.common.files import atomic_write_text
@@ -209,9 +248,9 @@ from src.prep.speaker_split import read_speakers_file, speaker_of
 from src.tools.plot_runs import training_minutes
 from src.training.run_log import read_records
 
-out, root, speakers_file = sys.argv[1:]
+out, root, speakers_file, ft_speaker, ft_epochs = sys.argv[1:]
 STEPS = ("prepare_train", "prepare_test", "split", "train", "greedy_val", "greedy_test_other", "lm", "tune",
-         "beam_val", "beam_test_other", "plots")
+         "beam_val", "beam_test_other", "plots", "fsdd_prepare", "fsdd_finetune", "fsdd_eval")
 
 
 def results(name):
@@ -240,6 +279,10 @@ for name, label in (("val", "validation speakers"), ("test_other", "test-other s
         r = results(f"{kind}_{name}")
         how = "greedy" if kind == "greedy" else f"beam + LM (alpha {tune['alpha']:g}, beta {tune['beta']:g})"
         lines.append(f"| {label} | {r['utterances']} | {how} | {r['wer']:.1f} | {r['cer']:.1f} |")
+ft = results(f"fsdd_{ft_speaker}")
+ft_minutes = int(open(os.path.join(out, "fsdd_finetune", "train_seconds")).read()) / 60
+lines.append(f"| FSDD unseen speaker {ft_speaker} (fine-tuned {ft_epochs} epochs on the 4 others, "
+             f"{ft_minutes:.1f} min wall clock) | {ft['utterances']} | greedy | {ft['wer']:.1f} | {ft['cer']:.1f} |")
 lines += ["", f"Training: {epochs[-1]['epoch']} epoch(s) in {epochs[-1]['minutes']:.1f} minutes (summed step times, "
           f"validation excluded); the best checkpoint is epoch {best['epoch']}, after {best['minutes']:.1f} minutes "
           f"(validation WER {best['wer']:.1f} %, CER {best['cer']:.1f} %). Curves: plots/validation_minutes.png, "

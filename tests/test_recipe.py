@@ -14,7 +14,7 @@ from tests.prep.test_speaker_split import MINI, libri_subset
 SCRIPT = os.path.join(ROOT, "scripts", "run_recipe_mini_librispeech.sh")
 TINY = {"MODEL_SIZE": "tiny", "EPOCHS": "1", "BATCH": "4", "PAD_MULTIPLE": "64", "LOG_INTERVAL": "1",
         "WARMUP_STEPS": "0", "VAL_SPEAKERS": "2", "MAX_DURATION": "8", "BEAM_WIDTH": "8", "TUNE_STEPS": "2",
-        "LM_WORKERS": "1"}
+        "LM_WORKERS": "1", "FT_EPOCHS": "1", "FT_LIMIT": "10"}
 
 
 def recipe(*args, **env):
@@ -35,12 +35,13 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     out = tmp_path / "out"
     first = recipe(str(out), **env)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-3000:]
-    assert [int(n) for n in re.findall(r"^stage (\d): ", first.stdout, re.M)] == list(range(1, 9))
+    assert [int(n) for n in re.findall(r"^stage (\d): ", first.stdout, re.M)] == list(range(1, 10))
     for path in ("data/libri_train_manifest.csv", "data/libri_test_other_manifest.csv", "split/train_manifest.csv",
                  "split/val_manifest.csv", "checkpoint/DeepSpeech-best.ckpt", "checkpoint/run/metrics.jsonl",
                  "eval/greedy_val.json", "eval/val_output.bin", "eval/greedy_test_other.json", "lm/train_3gram.arpa",
                  "eval/tune.json", "eval/beam_val.json", "eval/beam_test_other.json", "plots/overview.png",
-                 "plots/validation_minutes.png", "results.md"):
+                 "plots/validation_minutes.png", "fsdd_finetune/data/fsdd_train_manifest.csv",
+                 "fsdd_finetune/train_seconds", "eval/fsdd_george.json", "results.md"):
         assert os.path.getsize(out / path) > 0, path
 
     # the table: four rows, the utterance counts of the two sets; tuned on the validation outputs
@@ -52,6 +53,12 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     assert [(s, int(n), d.split()[0]) for s, n, d in rows] == [
         ("validation speakers", val_n, "greedy"), ("validation speakers", val_n, "beam"),
         ("test-other sample", test_n, "greedy"), ("test-other sample", test_n, "beam")] and test_n == 4
+    # the fine-tune scores george, whom it never trained on, with the last epoch's checkpoint
+    ft = re.findall(r"^\| FSDD unseen speaker george \(fine-tuned 1 epochs on the 4 others, [\d.]+ min wall clock\) "
+                    r"\| (\d+) \| greedy \| [\d.]+ \| [\d.]+ \|$", results, re.M)
+    assert ft == ["10"] and "--pre_trained_model_path " + str(out / "checkpoint" / "DeepSpeech-best.ckpt") in results
+    assert not {e.wav_path for e in read_manifest(str(out / "fsdd_finetune" / "data" / "fsdd_train_manifest.csv"))
+                if "george" in os.path.basename(e.wav_path)}
     assert '"saved_output": "' + str(out / "eval" / "val_output.bin") in (out / "eval" / "tune.json").read_text()
     assert "--resume auto" in results and "--val_manifest " + str(out / "split" / "val_manifest.csv") in results
     assert results in first.stdout and "epoch(s) in " in results
@@ -65,7 +72,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     logs = {p: open(p).read() for p in glob.glob(str(out / "logs" / "*.log"))}
     second = recipe(str(out), **env)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-3000:]
-    assert second.stdout.count("is up to date, skipped") == 11 and "log: " not in second.stdout  # no step ran
+    assert second.stdout.count("is up to date, skipped") == 14 and "log: " not in second.stdout  # no step ran
     assert {p: open(p).read() for p in glob.glob(str(out / "logs" / "*.log"))} == logs
     assert (out / "results.md").read_text() == results
 
