@@ -5,14 +5,15 @@ The packages follow the data flow: ``data`` (manifest -> samples -> features -> 
 ``inference`` -> ``decoding`` -> ``evaluation`` (report). ``prep`` builds corpora, ``tools``
 holds the ``python -m`` utilities, ``config`` the one schema, ``common`` what every stage shares.
 
-Importing this package caps oneDNN at AVX2 before MindSpore loads. On AVX-512 CPUs MindSpore's
-CPU Conv2D otherwise falls back to oneDNN's *reference* kernel (under 1 GFLOP/s), which made the
-conv front-end ~100x slower than PyTorch (see ../shared/GUIDE.md). A value the user set wins.
+oneDNN's instruction set is no longer capped process-wide here: on AVX-512 CPUs MindSpore's CPU
+Conv2D runs oneDNN's *reference* kernel, which an AVX2 cap avoids at the price of halving every
+MatMul. On the CPU the network's convs are MatMuls, so ``src/common/cpu_isa.py`` caps oneDNN only
+in processes where a direct Conv2D still runs, chosen when the network is built (oneDNN reads
+the limit at its first primitive). A ``ONEDNN_MAX_CPU_ISA`` the user set wins.
 """
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the project folder
 
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 # glog noise from MindSpore's C++ side drowns the training log; the user can still raise it.
 os.environ.setdefault("GLOG_v", "3")

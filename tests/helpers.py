@@ -45,6 +45,23 @@ def random_checkpoint(path, hidden_size=64, hidden_layers=2, seed=0):
     return save_checkpoint(DeepSpeechModel(29, hidden_size, hidden_layers, "tanh"), str(path))
 
 
+def speech_batch(frames=120, shorter_by=37, clips=2):
+    """Real utterances of the LibriSpeech sample as a padded batch: (N, 1, 161, frames) float32 and
+    lengths (N,) int32, the first ``frames`` long, the others ``shorter_by`` frames fewer each (so the
+    batch has padding)."""
+    import numpy as np
+
+    from src.data.features import audio_features
+
+    paths = sorted(glob.glob(os.path.join(LIBRI, "test-other", "*", "*", "*.flac")))[:clips]
+    lengths = np.array([max(frames - i * shorter_by, 1) for i in range(clips)], np.int32)
+    specs = [audio_features(path)[0] for path in paths]
+    batch = np.zeros((clips, 1, specs[0].shape[0], frames), np.float32)
+    for i, (spec, length) in enumerate(zip(specs, lengths)):
+        batch[i, 0, :, :length] = spec[:, :length]
+    return batch, lengths
+
+
 def manifest_rows(path, max_seconds=None):
     """Rows of a prepared CSV manifest, checked: absolute existing files, 16 kHz mono 16-bit wav,
     sorted by duration (each under ``max_seconds`` if given)."""

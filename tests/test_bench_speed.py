@@ -1,4 +1,7 @@
-"""The benchmark's PyTorch network is the same computation as ours (so its timings compare like with like)."""
+"""The benchmark's PyTorch network is the same computation as ours (so its timings compare like with like),
+and its cases have the shapes asked for."""
+import argparse
+
 import numpy as np
 import pytest
 
@@ -45,3 +48,14 @@ def test_pytorch_network_equals_ours_with_our_parameters(activation, rnn_batch_n
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
     unpacked_short = logits.numpy()[:out_lengths[2], 2]
     assert not np.allclose(unpacked_short, expected[:out_lengths[2], 2], atol=1e-4)  # so packing matters
+
+
+def test_shape_cases_keep_their_frame_count():
+    """``--shape MODEL:BATCHxFRAMES`` gives a batch of exactly that many frames (seconds are not exact in binary)."""
+    assert all(bench_speed.shape_case(f"small:4x{frames}").frames == frames for frames in range(2, 4000))
+    assert (bench_speed.CASES["full"].frames, bench_speed.CASES["small"].frames) == (1001, 501)
+    batch = bench_speed.make_batch(bench_speed.shape_case("tiny:2x130"), 64, np.random.default_rng(0))
+    assert batch["x"].shape == (2, 1, 161, 192) and batch["lengths"][0] == 130
+    for bad in ("huge:4x2048", "small:4", "small:0x100"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench_speed.shape_case(bad)

@@ -121,6 +121,8 @@ class TrainingConfig(Section):
                            "'' = <ckpt_path>/run")
     tensorboard: bool = key(False, "(new) also write TensorBoard event files to <run_dir>/tensorboard")
     max_nonfinite_steps: int = key(20, "(new) stop after this many NaN/inf steps in a row (0 = never)", at_least(0))
+    memory_check: bool = key(True, "(new) estimate the peak memory before compiling and refuse a run that would not "
+                                   "fit, naming the flag that makes it fit (src/training/memory_budget.py)")
 
 
 @dataclass(frozen=True)
@@ -208,8 +210,9 @@ class ModelConfig(Section):
     activation: str = key("tanh", "(new) conv activation: tanh (model zoo), hardtanh (deepspeech.pytorch, 0..20) "
                                   "or relu", one_of(*ACTIVATIONS))
     rnn_batch_norm: bool = key(False, "(new) BatchNorm between the LSTM layers (deepspeech.pytorch; not in the zoo)")
-    conv_impl: str = key("auto", "(new) how conv2 is computed: auto = through the DFT on CPU (2-3x faster there, "
-                                 "same weights and outputs), nn.Conv2d on GPU/Ascend; direct; dft",
+    conv_impl: str = key("auto", "(new) how the convs are computed: auto = as MatMuls on CPU (conv1 banded, conv2 "
+                                 "through the DFT: no oneDNN convolution, same weights and outputs), nn.Conv2d on "
+                                 "GPU/Ascend; direct = nn.Conv2d; dft = the MatMul forms everywhere",
                          one_of(*CONV_IMPLS))
     fc_batch_norm: bool = key(False, "(new) BatchNorm1d before the output layer (deepspeech.pytorch; not in the zoo)")
 

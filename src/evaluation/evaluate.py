@@ -16,7 +16,7 @@ from src.decoding.greedy import GreedyDecoder
 from src.data.features import SpectParams
 from src.data.labels import Labels
 from src.evaluation.metrics import ErrorRates
-from src.model.shapes import declare_dynamic_time, padded_widths
+from src.model.shapes import declare_dynamic_time, free_compiled_graphs, padded_widths
 
 
 def summary_line(rates: ErrorRates) -> str:
@@ -33,7 +33,8 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
     decoder = decoder or GreedyDecoder(labels)
     decode_seconds = 0.0
     predictor.set_train(False)
-    if padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes:
+    dynamic = padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes
+    if dynamic:
         declare_dynamic_time(predictor, batch_size, params.n_bins)
     batches = make_batches(utts, batch_size, shuffle=False)
     source = BatchSource(utts, batches, params, labels.blank, batch_size, pad_multiple=pad_multiple)
@@ -41,7 +42,11 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
     rates = ErrorRates()
     results: List[Dict] = []
     saved = []
+    width = 0
     for members, (inputs, lengths, _, _) in zip(batches, dataset.create_tuple_iterator(num_epochs=1)):
+        if not dynamic and inputs.shape[-1] != width:  # batches come shortest first: a width never returns,
+            free_compiled_graphs(predictor)  # so one compiled graph at a time (each holds GBs on the CPU)
+            width = inputs.shape[-1]
         probs, out_lengths = predictor(inputs, lengths)
         probs, out_lengths = probs.asnumpy()[:len(members)], out_lengths.asnumpy()[:len(members)]
         start = time.perf_counter()
@@ -60,6 +65,7 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
                 printer(f"Ref: {ref.lower()}")
                 printer(f"Hyp: {hyp.lower()}")
                 printer(f"WER: {wer} CER: {cer}\n")
+    free_compiled_graphs(predictor)  # nothing left behind for the training that validates with this
     if save_output:
         with atomic_write(save_output + ".bin", "wb") as fh:
             pickle.dump(saved, fh)

@@ -84,7 +84,7 @@ def _batch_norm(g: _Graph, x: str, cell: nn.Cell) -> str:
 
 
 def _conv(g: _Graph, x: str, spec: ConvSpec, cell: nn.Cell) -> str:
-    """``nn.Conv2d`` or ``DFTConv2d`` (the same map); ONNX pads are (top, left, bottom, right)."""
+    """``nn.Conv2d``, ``BandedConv2d`` or ``DFTConv2d`` (the same map); ONNX pads are (top, left, bottom, right)."""
     pads = [spec.padding[FREQ], spec.padding[TIME]] * 2
     return g.op("Conv", [x, g.const(cell.weight.name, _array(cell.weight))], kernel_shape=list(spec.kernel),
                 strides=list(spec.stride), pads=pads)

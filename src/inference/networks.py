@@ -10,6 +10,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
+from src.common.cpu_isa import choose_onednn_isa, mindir_has_conv2d
 from src.inference.predictor import load_predictor, mindir_input_shape
 from src.model.shapes import declare_dynamic_time
 
@@ -17,7 +18,7 @@ from src.model.shapes import declare_dynamic_time
 class CheckpointNetwork:
     """The inference network of a checkpoint, with a dynamic time axis: one graph for every chunk length.
 
-    (A dynamic time axis runs a DFT conv2 as the direct kernel, so ``conv_impl`` dft acts as direct here.)
+    (A dynamic time axis runs a DFT conv2 as the direct kernel; the banded conv1 stays a MatMul.)
     """
 
     def __init__(self, path: str, num_classes: int, activation: str, batch_size: int, n_bins: int,
@@ -45,6 +46,7 @@ class MindirNetwork:
         shape = mindir_input_shape(path)
         if len(shape) != 4 or shape[2] != n_bins:
             raise ValueError(f"--mindir {path}: input shape {_shown(shape)} is not [batch, 1, {n_bins}, frames]")
+        choose_onednn_isa(direct_conv=mindir_has_conv2d(path), why=f"the MINDIR {path}")
         self.graph = nn.GraphCell(ms.load(path))
         self.batch_size = shape[0] or batch_size
         self.max_frames: Optional[int] = shape[3]

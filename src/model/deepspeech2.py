@@ -16,8 +16,11 @@ What differs from the zoo, on purpose:
   per-step Python loop that is 10-70x slower.
 - Output lengths are exact integers, each conv block's from its own kernel, stride and padding
   (``geometry.output_frames``): conv1 maps L -> (L - 1) // 2 + 1, conv2 keeps L.
-- On the CPU conv2 is computed through the DFT (``src/model/dft_conv.py``): the same map and the same
-  ``conv.conv2.weight``, 2-3x faster than oneDNN's AVX2 im2col path (``ModelConfig.conv_impl``).
+- On the CPU no conv runs as a oneDNN convolution (``ModelConfig.conv_impl`` auto): conv1 is one
+  banded MatMul (``src/model/banded_conv.py``), conv2 goes through the DFT (``src/model/dft_conv.py``),
+  each the same map with the same ``conv.convN.weight``. oneDNN's AVX-512 convolution is its
+  reference kernel on MindSpore's CPU backend, so this lets its MatMuls use the full ISA
+  (``src/common/cpu_isa.py`` caps it at AVX2 only where a direct Conv2D still runs).
 """
 import math
 
@@ -27,7 +30,9 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, Uniform, initializer
 
+from src.common.cpu_isa import choose_onednn_isa
 from src.config.schema import CONV_IMPLS
+from src.model.banded_conv import BandedConv2d
 from src.model.dft_conv import DFTConv2d
 from src.model.geometry import CONV_LAYERS, DEFAULT_FREQ_BINS, TIME, ConvSpec, rnn_input_size
 
@@ -49,8 +54,16 @@ def _time_mask(lengths: Tensor, max_len: int, dtype) -> Tensor:
     return (steps.expand_dims(0) < lengths.expand_dims(1)).astype(dtype)
 
 
-def use_dft_conv(conv_impl: str) -> bool:
-    """``auto`` picks the DFT conv2 on the CPU only: cuDNN and Ascend have fast direct kernels."""
+def _spread(mask: Tensor, shape) -> Tensor:
+    """``mask`` broadcast to ``shape`` up front, so that multiplying by it is element-wise: MindSpore's CPU
+    kernel for a broadcasting multiply keeps 8-byte index tables per element and operand for as long as
+    its graph lives (src/training/memory_budget.py), ``broadcast_to`` does not. No gradient enters a mask."""
+    return ops.stop_gradient(ops.broadcast_to(mask, shape))
+
+
+def use_matmul_convs(conv_impl: str) -> bool:
+    """Whether the convs run as MatMuls (conv1 banded, conv2 through the DFT) rather than ``nn.Conv2d``:
+    ``auto`` on the CPU only (cuDNN and Ascend have fast direct kernels), ``dft`` everywhere."""
     conv_impl = conv_impl.lower()
     if conv_impl not in CONV_IMPLS:
         raise ValueError(f"ModelConfig.conv_impl {conv_impl!r}: choose one of {', '.join(CONV_IMPLS)}")
@@ -59,38 +72,44 @@ def use_dft_conv(conv_impl: str) -> bool:
     return conv_impl == "dft"
 
 
-def _conv(spec: ConvSpec, dft: bool) -> nn.Cell:
-    """The layer ``spec`` describes, direct or through the DFT (same weight either way)."""
+def _conv(spec: ConvSpec, matmul: bool) -> nn.Cell:
+    """The layer ``spec`` describes: ``nn.Conv2d``, or as MatMuls (same weight either way): banded for one
+    input channel, through the DFT for more."""
     init = Normal(spec.init_std)
-    if dft:
-        return DFTConv2d(spec.in_channels, spec.out_channels, spec.kernel, spec.stride, spec.pad_4, weight_init=init)
-    return nn.Conv2d(spec.in_channels, spec.out_channels, kernel_size=spec.kernel, stride=spec.stride,
-                     pad_mode="pad", padding=spec.pad_4, has_bias=False, weight_init=init)
+    if not matmul:
+        return nn.Conv2d(spec.in_channels, spec.out_channels, kernel_size=spec.kernel, stride=spec.stride,
+                         pad_mode="pad", padding=spec.pad_4, has_bias=False, weight_init=init)
+    layer = BandedConv2d if spec.in_channels == 1 else DFTConv2d
+    return layer(spec.in_channels, spec.out_channels, spec.kernel, spec.stride, spec.pad_4, weight_init=init)
 
 
 class MaskConv(nn.Cell):
     """The two-conv front-end: (x, lengths) -> (x, output lengths), zeroing padded frames after each block.
 
-    conv1 (one input channel, 9 GFLOP per 16 x 5 s) stays direct: its DFT form is slower.
+    With ``conv_impl`` auto (CPU) or dft, conv1 (one input channel) is a banded MatMul, 1.4x the direct
+    FLOPs, and works with a dynamic time axis; conv2 goes through the DFT, ~1/4 of the direct FLOPs,
+    and falls back to the direct kernel under a dynamic time axis (``src/model/shapes.py``).
     """
 
     def __init__(self, activation: str = "tanh", conv_impl: str = "auto"):
         super().__init__()
         spec1, spec2 = CONV_LAYERS
         self.spec1, self.spec2 = spec1, spec2
-        self.conv1 = _conv(spec1, dft=False)
+        matmul = use_matmul_convs(conv_impl)
+        self.conv1 = _conv(spec1, matmul)
         self.bn1 = nn.BatchNorm2d(num_features=spec1.out_channels)
-        self.conv2 = _conv(spec2, dft=use_dft_conv(conv_impl))
+        self.conv2 = _conv(spec2, matmul)
         self.bn2 = nn.BatchNorm2d(num_features=spec2.out_channels)
         self.act = _activation(activation)
+        choose_onednn_isa(direct_conv=not matmul, why="ModelConfig.conv_impl direct")
 
     def construct(self, x, lengths):
         x = self.act(self.bn1(self.conv1(x)))
         lengths = self.spec1.out_size(lengths, TIME)
-        x = x * _time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1)
+        x = x * _spread(_time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1), x.shape)
         x = self.act(self.bn2(self.conv2(x)))
         lengths = self.spec2.out_size(lengths, TIME)
-        return x * _time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1), lengths
+        return x * _spread(_time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1), x.shape), lengths
 
 
 class BiLSTM(nn.Cell):
@@ -119,7 +138,7 @@ class BiLSTM(nn.Cell):
         return ops.concat(parts)
 
     def construct(self, x, lengths, mask):
-        """x: (T, N, F) time-major; lengths: (N,) int32; mask: (T, N, 1)."""
+        """x: (T, N, F) time-major; lengths: (N,) int32; mask: (T, N, hidden)."""
         zeros = ops.zeros((1, x.shape[1], self.hidden_size), x.dtype)
         w_fw = self._flat_weights(self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
         w_bw = self._flat_weights(self.weight_ih_l0_reverse, self.weight_hh_l0_reverse,
@@ -147,7 +166,8 @@ class BatchRNN(nn.Cell):
                                       for _ in range(num_layers - 1)])
 
     def construct(self, x, lengths):
-        mask = _time_mask(lengths, x.shape[0], x.dtype).T.expand_dims(2)
+        hidden = self.lstms[0].hidden_size
+        mask = _spread(_time_mask(lengths, x.shape[0], x.dtype).T.expand_dims(2), (x.shape[0], x.shape[1], hidden))
         for i, lstm in enumerate(self.lstms):
             if self.batch_norm and i > 0:
                 x = self.norms[i - 1](x) * mask

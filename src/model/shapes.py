@@ -12,32 +12,56 @@ from typing import Optional, Sequence
 import mindspore as ms
 from mindspore import Tensor, nn
 
-from src.model.dft_conv import use_direct_conv
+from src.common.cpu_isa import choose_onednn_isa
+from src.model.dft_conv import DFTConv2d, use_direct_conv
 
 
-def padded_widths(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> int:
-    """How many distinct padded widths batches of these lengths can have (an upper bound).
+def padded_width_range(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> range:
+    """Every padded width (frames) batches of these lengths can have: the multiples of ``pad_multiple``
+    from the shortest length's to the longest's.
 
     ``stretch`` widens the range for speed perturbation (frames / speed_min at the top).
     """
     if not frames:
-        return 0
+        return range(0)
     pad = max(int(pad_multiple), 1)
     low = math.ceil(min(frames) / stretch / pad)
     high = math.ceil(max(frames) * stretch / pad)
-    return max(high - low + 1, 1)
+    return range(pad * min(low, high), pad * high + 1, pad)
+
+
+def padded_widths(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> int:
+    """How many distinct padded widths batches of these lengths can have (an upper bound)."""
+    return len(padded_width_range(frames, pad_multiple, stretch))
 
 
 def declare_dynamic_time(cell: nn.Cell, batch_size: Optional[int], n_bins: int, label_length: int = 0) -> None:
     """Mark the time axis of ``cell``'s inputs (x, lengths[, labels, weights]) as dynamic; with
     ``batch_size`` None the batch axis too (export.py's dynamic MINDIR).
 
-    DFT convolutions need static shapes, so they fall back to the direct kernel in such a graph.
+    DFT convolutions need static shapes, so they fall back to the direct kernel in such a graph,
+    and oneDNN is capped at AVX2 for it (src/common/cpu_isa.py); the banded conv1 needs neither.
     """
     use_direct_conv(cell)
+    if any(isinstance(sub, DFTConv2d) for _, sub in cell.cells_and_names()):
+        choose_onednn_isa(direct_conv=True, why="conv2 with a dynamic time axis")
     inputs = [Tensor(shape=[batch_size, 1, n_bins, None], dtype=ms.float32),
               Tensor(shape=[batch_size], dtype=ms.int32)]
     if label_length:
         inputs += [Tensor(shape=[batch_size, label_length], dtype=ms.int32),
                    Tensor(shape=[batch_size], dtype=ms.float32)]
     cell.set_inputs(*inputs)
+
+
+def free_compiled_graphs(cell: nn.Cell) -> None:
+    """Release ``cell``'s compiled graphs and what their kernels hold; the next call compiles again.
+
+    On the CPU a compiled graph keeps its kernels' index tables and oneDNN scratchpads for as long as
+    it lives (src/training/memory_budget.py), so a graph whose shape will not come back (the
+    previous width of a length-sorted evaluation) is worth dropping.
+    """
+    from mindspore.graph.api import _cell_graph_executor  # what Cell.__del__ and ms.ms_memory_recycle use
+
+    if cell.compile_cache:
+        _cell_graph_executor.del_net_res(cell, set(cell.compile_cache))
+        cell.compile_cache.clear()

@@ -15,6 +15,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
+from src.common.cpu_isa import choose_onednn_isa, mindir_has_conv2d
 from src.common.errors import run_main
 from src.data.labels import DEFAULT_LABELS_PATH, Labels
 from src.inference.predictor import load_predictor, mindir_input_shape
@@ -51,6 +52,7 @@ def compare_mindir(ckpt: str, mindir: str, shapes: Optional[Sequence[Tuple[int, 
     ``shapes`` defaults to :func:`check_shapes`'s."""
     exported = mindir_input_shape(mindir)
     n_bins = exported[2]
+    choose_onednn_isa(direct_conv=mindir_has_conv2d(mindir), why=f"the MINDIR {mindir}")
     graph = nn.GraphCell(ms.load(mindir))
     predictor, _, _ = load_predictor(ckpt, num_classes(Labels.load(labels_path)), n_bins=n_bins)
     rng = np.random.default_rng(seed)

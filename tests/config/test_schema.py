@@ -24,7 +24,7 @@ MODEL = {"rnn_type": "LSTM", "hidden_size": 1024, "hidden_layers": 5, "lookahead
 # Written out by hand, in order: a key renamed, dropped, moved or given another default fails here.
 ZOO_TRAIN = {
     "TrainingConfig": {"epochs": 70, "seed": 1, "log_interval": 1, "run_dir": "", "tensorboard": False,
-                       "max_nonfinite_steps": 20},
+                       "max_nonfinite_steps": 20, "memory_check": True},
     "DataConfig": {
         "train_manifest": "data/libri_train_manifest.csv", "val_manifest": "", "batch_size": 20,
         "labels_path": LABELS, "num_workers": 2, "feature_cache_dir": "", "max_duration": 0.0, "pad_multiple": 64,

@@ -10,14 +10,13 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 
 from src.common.errors import CheckpointError
-from src.data.features import audio_features
 from src.model import checkpoint as checkpoint_module
 from src.model.checkpoint import load_param_dict, save_checkpoint
 from src.model.checkpoint_formats import (GEN_MS15_CPU, GEN_MS15_GPU, GEN_MS16, RNN_PREFIX_NOTE, Architecture,
                                           architecture, as_arrays, canonical_params, to_network_params)
 from src.model.deepspeech2 import DeepSpeechModel, NetWithLoss
 from src.model.geometry import rnn_input_size
-from tests.helpers import LIBRI, fsdd_manifest, run_script
+from tests.helpers import LIBRI, fsdd_manifest, run_script, speech_batch
 
 HIDDEN, LAYERS, CLASSES, FRAMES = 32, 2, 29, 120
 CLIPS = sorted(glob.glob(os.path.join(LIBRI, "test-other", "*", "*", "*.flac")))[:2]
@@ -33,11 +32,7 @@ def pynative_cpu():
 @pytest.fixture(scope="module")
 def speech():
     """Two real utterances (the second shorter, so the batch has padding): (N, 1, 161, T), lengths."""
-    specs = [audio_features(path)[0][:, :FRAMES] for path in CLIPS]
-    lengths = np.array([FRAMES, FRAMES - 37], np.int32)
-    batch = np.zeros((2, 1, specs[0].shape[0], FRAMES), np.float32)
-    for i, (spec, length) in enumerate(zip(specs, lengths)):
-        batch[i, 0, :, :length] = spec[:, :length]
+    batch, lengths = speech_batch(FRAMES)
     return Tensor(batch), Tensor(lengths)
 
 

@@ -6,7 +6,10 @@ import src  # noqa: F401
 import mindspore as ms
 from mindspore import Tensor, nn
 
+from src.model.banded_conv import BandedConv2d
 from src.model.deepspeech2 import BiLSTM, DeepSpeechModel, NetWithLoss, count_parameters
+from src.model.dft_conv import DFTConv2d
+from tests.helpers import speech_batch
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -87,20 +90,21 @@ def test_padding_does_not_change_an_utterance():
     np.testing.assert_allclose(long.asnumpy()[:20], short.asnumpy(), atol=1e-5)
 
 
-def test_dft_and_direct_networks_are_the_same_map():
-    """conv_impl='dft' (the CPU default) and nn.Conv2d give the same outputs and gradients from one checkpoint."""
+def test_matmul_and_direct_networks_are_the_same_map():
+    """conv_impl auto (the CPU default: conv1 banded, conv2 through the DFT) and nn.Conv2d give the same
+    outputs and gradients from one checkpoint, on real speech."""
     rng = np.random.default_rng(3)
-    nets = {impl: DeepSpeechModel(hidden_size=16, hidden_layers=1, conv_impl=impl) for impl in ("direct", "dft")}
-    assert type(nets["dft"].conv.conv2).__name__ == "DFTConv2d"
-    assert type(nets["direct"].conv.conv2) is nn.Conv2d
+    nets = {impl: DeepSpeechModel(hidden_size=16, hidden_layers=1, conv_impl=impl) for impl in ("direct", "auto")}
+    for net in (nets["auto"], DeepSpeechModel(hidden_size=8, hidden_layers=1, conv_impl="dft")):
+        assert (type(net.conv.conv1), type(net.conv.conv2)) == (BandedConv2d, DFTConv2d)
+    assert type(nets["direct"].conv.conv1) is nn.Conv2d and type(nets["direct"].conv.conv2) is nn.Conv2d
     names = {impl: sorted(p.name for p in net.get_parameters()) for impl, net in nets.items()}
-    assert names["dft"] == names["direct"]
+    assert names["auto"] == names["direct"]
     for param in nets["direct"].get_parameters():
         value = rng.standard_normal(param.shape).astype(np.float32) * 0.1
         param.set_data(Tensor(np.abs(value) + 0.5 if "variance" in param.name else value))
-    ms.load_param_into_net(nets["dft"], {p.name: p for p in nets["direct"].get_parameters()})
-    x = rng.standard_normal((3, 1, 161, 83)).astype(np.float32)
-    lengths = np.array([83, 60, 7], np.int32)
+    ms.load_param_into_net(nets["auto"], {p.name: p for p in nets["direct"].get_parameters()})
+    x, lengths = speech_batch(frames=83, shorter_by=38, clips=3)
     outputs = {}
     for impl, net in nets.items():
         net.set_train(False)
@@ -111,8 +115,8 @@ def test_dft_and_direct_networks_are_the_same_map():
         weights = Tensor(np.ones(3, np.float32))
         outputs[impl + "_grads"] = [g.asnumpy() for g in grads(Tensor(x), Tensor(lengths), labels, weights)[1]]
     scale = np.abs(outputs["direct"]).max()
-    np.testing.assert_allclose(outputs["dft"], outputs["direct"], atol=1e-5 * scale, rtol=0)
-    for got, want in zip(outputs["dft_grads"], outputs["direct_grads"]):
+    np.testing.assert_allclose(outputs["auto"], outputs["direct"], atol=1e-5 * scale, rtol=0)
+    for got, want in zip(outputs["auto_grads"], outputs["direct_grads"]):
         np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max() + 1e-7, rtol=1e-4)
 
 

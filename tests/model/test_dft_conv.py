@@ -4,31 +4,19 @@ import pytest
 
 import src  # noqa: F401
 import mindspore as ms
-from mindspore import Tensor, nn, ops
+from mindspore import Tensor, nn
 
+from src.common.cpu_isa import choose_onednn_isa
 from src.model.dft_conv import DFTConv2d
+from tests.model.conv_checks import REL, assert_bitwise_repeatable_grads, assert_same_conv
 
 
 @pytest.fixture(scope="module", autouse=True)
 def graph_mode():
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
-
-
-class _Grads(nn.Cell):
-    """Gradients of sum(out * probe) with respect to the input and the weight."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-        self.params = net.trainable_params()
-        self.grad = ops.GradOperation(get_all=True, get_by_list=True)
-
-    def construct(self, x, probe):
-        return self.grad(self._loss, self.params)(x, probe)
-
-    def _loss(self, x, probe):
-        return (self.net(x) * probe).sum()
+    # as any process running nn.Conv2d; it only takes if nothing ran yet (else the reference kernel: slower)
+    choose_onednn_isa(direct_conv=True, why="the nn.Conv2d these tests compare with")
 
 
 # (in channels, kernel, stride, padding (top, bottom, left, right), input (N, C, F, T), time block)
@@ -44,22 +32,11 @@ CASES = [
 @pytest.mark.parametrize("channels,kernel,stride,padding,shape,block", CASES)
 def test_equals_nn_conv2d(channels, kernel, stride, padding, shape, block):
     rng = np.random.default_rng(sum(shape))
-    weight = Tensor((rng.standard_normal((6 if channels == 4 else 32, channels) + kernel) * 0.05).astype(np.float32))
-    direct = nn.Conv2d(channels, weight.shape[0], kernel, stride=stride, pad_mode="pad", padding=padding, has_bias=False)
-    dft = DFTConv2d(channels, weight.shape[0], kernel, stride, padding, time_block=block)
-    direct.weight.set_data(weight)
-    dft.weight.set_data(weight)
-    x = Tensor(rng.standard_normal(shape).astype(np.float32))
-    want = direct(x).asnumpy()
-    got = dft(x).asnumpy()
-    assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, atol=2e-6 * np.abs(want).max(), rtol=0)
-
-    probe = Tensor(rng.standard_normal(want.shape).astype(np.float32))
-    (dx_want, _), (dw_want,) = _Grads(direct)(x, probe)
-    (dx_got, _), (dw_got,) = _Grads(dft)(x, probe)
-    np.testing.assert_allclose(dx_got.asnumpy(), dx_want.asnumpy(), atol=2e-6 * np.abs(dx_want.asnumpy()).max(), rtol=0)
-    np.testing.assert_allclose(dw_got.asnumpy(), dw_want.asnumpy(), atol=2e-6 * np.abs(dw_want.asnumpy()).max(), rtol=0)
+    out = 6 if channels == 4 else 32
+    direct = nn.Conv2d(channels, out, kernel, stride=stride, pad_mode="pad", padding=padding, has_bias=False,
+                       weight_init=Tensor((rng.standard_normal((out, channels) + kernel) * 0.05).astype(np.float32)))
+    dft = DFTConv2d(channels, out, kernel, stride, padding, time_block=block)
+    assert_same_conv(direct, dft, rng.standard_normal(shape).astype(np.float32), rng)
 
 
 def test_weight_is_the_conv_parameter():
@@ -84,18 +61,11 @@ def test_dynamic_time_axis_uses_the_direct_kernel_with_the_same_weight():
     for frames in (40, 17):
         got = layer(Tensor(rng.standard_normal((2, 32, 81, frames)).astype(np.float32)) if frames != 40 else x)
         assert got.shape == (2, 32, 41, frames)
-    np.testing.assert_allclose(layer(x).asnumpy(), static, atol=2e-6 * np.abs(static).max(), rtol=0)
+    np.testing.assert_allclose(layer(x).asnumpy(), static, atol=REL * np.abs(static).max(), rtol=0)
 
 
 def test_gradients_are_bitwise_repeatable():
-    """Resume-equals-uninterrupted needs deterministic backward passes (ops.pad's and gather's are not)."""
     rng = np.random.default_rng(2)
     layer = DFTConv2d(32, 32, (21, 11), (2, 1), (10, 10, 5, 5))
-    x = Tensor(rng.standard_normal((2, 32, 81, 70)).astype(np.float32))
-    probe = Tensor(rng.standard_normal((2, 32, 41, 70)).astype(np.float32))
-    grads = _Grads(layer)
-    first = [g.asnumpy() for g in (grads(x, probe)[0][0], grads(x, probe)[1][0])]
-    for _ in range(3):
-        again = grads(x, probe)
-        np.testing.assert_array_equal(again[0][0].asnumpy(), first[0])
-        np.testing.assert_array_equal(again[1][0].asnumpy(), first[1])
+    assert_bitwise_repeatable_grads(layer, rng.standard_normal((2, 32, 81, 70)).astype(np.float32),
+                                    rng.standard_normal((2, 32, 41, 70)).astype(np.float32))

@@ -7,7 +7,7 @@ from mindspore import Tensor
 import config
 from src.model.deepspeech2 import DeepSpeechModel, NetWithLoss, PredictWithSoftmax
 from src.training.lr_schedule import get_lr
-from src.model.shapes import declare_dynamic_time, padded_widths
+from src.model.shapes import declare_dynamic_time, free_compiled_graphs, padded_width_range, padded_widths
 from src.training.step import TrainStep, build_optimizer
 
 
@@ -16,6 +16,24 @@ def test_padded_widths_counts_the_possible_shapes():
     assert padded_widths([30, 200], 64) == 4
     assert padded_widths([100, 1000], 512) == 2
     assert padded_widths([100, 1000], 64, stretch=1 / 0.9) > padded_widths([100, 1000], 64)
+    assert list(padded_width_range([100, 700, 1731], 512)) == [512, 1024, 1536, 2048]
+    assert list(padded_width_range([], 512)) == []
+
+
+def test_a_released_graph_is_recompiled_on_the_next_call_with_the_same_outputs():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_device("CPU")
+    ms.set_seed(0)
+    predictor = PredictWithSoftmax(DeepSpeechModel(hidden_size=8, hidden_layers=2))
+    predictor.set_train(False)
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 1, 161, 48)).astype(np.float32))
+    lengths = Tensor(np.array([48, 30], np.int32))
+    first = predictor(x, lengths)[0].asnumpy()
+    assert len(predictor.compile_cache) == 1
+    free_compiled_graphs(predictor)
+    assert not predictor.compile_cache
+    np.testing.assert_array_equal(predictor(x, lengths)[0].asnumpy(), first)
+    assert len(predictor.compile_cache) == 1
 
 
 def test_dynamic_time_axis_trains_and_predicts_several_widths():

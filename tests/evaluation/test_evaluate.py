@@ -1,0 +1,37 @@
+"""evaluate() on real audio keeps one compiled graph at a time and none afterwards (each holds GBs on the CPU)."""
+import numpy as np
+
+import src  # noqa: F401
+import mindspore as ms
+
+from src.data.features import SpectParams
+from src.data.labels import DEFAULT_LABELS_PATH, Labels
+from src.data.sample_check import load_utterances
+from src.evaluation import evaluate as evaluation
+from src.model.deepspeech2 import DeepSpeechModel, PredictWithSoftmax
+from src.model.shapes import padded_widths
+from tests.helpers import fsdd_manifest
+
+
+def test_one_graph_at_a_time_and_none_left_with_the_same_results(tmp_path, monkeypatch):
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_device("CPU")
+    ms.set_seed(0)
+    labels, params = Labels.load(DEFAULT_LABELS_PATH), SpectParams()
+    utts, _ = load_utterances(fsdd_manifest(str(tmp_path), per_digit=1), labels, params)
+    assert padded_widths([u.frames for u in utts], 16) >= 3
+    predictor = PredictWithSoftmax(DeepSpeechModel(hidden_size=8, hidden_layers=2))
+    graphs_alive = []
+    release = evaluation.free_compiled_graphs
+
+    def counting(cell):
+        graphs_alive.append(len(cell.compile_cache))
+        release(cell)
+
+    monkeypatch.setattr(evaluation, "free_compiled_graphs", counting)
+    first = evaluation.evaluate(predictor, utts, labels, params, 4, 1, 16, printer=lambda _: None)
+    assert len(graphs_alive) >= 4 and max(graphs_alive) == 1  # one per width, then the last one at the end
+    assert not predictor.compile_cache
+    again = evaluation.evaluate(predictor, utts, labels, params, 4, 1, 16, printer=lambda _: None)
+    assert [u["hyp"] for u in again["utterances"]] == [u["hyp"] for u in first["utterances"]]
+    assert np.isclose(again["rates"].cer, first["rates"].cer)
