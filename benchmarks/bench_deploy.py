@@ -60,7 +60,7 @@ def references(paths: List[str]) -> List[str]:
 
 def prepare_models(args, folder: str) -> Dict[str, str]:
     """backend -> model file: the checkpoint (or a random one of ``--model_size``) and its exports."""
-    import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
+    import src  # noqa: F401
     import mindspore as ms
 
     from src.config.schema import MODEL_SIZES

@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-import src  # noqa: F401  (caps oneDNN at AVX2 before MindSpore loads)
+import src  # noqa: F401
 import mindspore as ms
 from mindspore import Tensor
 

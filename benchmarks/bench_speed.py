@@ -10,7 +10,10 @@ Usage (from the project root, with the venv active; PyTorch from requirements-be
     python -m benchmarks.bench_speed            # full + small model, train + inference
     python -m benchmarks.bench_speed --torch_padded --steps 3 --warmup 1   # the table in docs/speed.md
     python -m benchmarks.bench_speed --quick    # fewer steps
-    python -m benchmarks.bench_speed --cases small --steps 3 --feature_cache_dir /tmp/fc
+    python -m benchmarks.bench_speed --cases small --steps 3
+    python -m benchmarks.bench_speed --cases --shape small:4x2048 --activation hardtanh --rnn_batch_norm
+                                                # a real-speech shape (batch 4 x 2048 frames) instead
+    python -m benchmarks.bench_speed --profile  # then where our step's time goes (benchmarks/profile_step.py)
 """
 import argparse
 import copy
@@ -21,24 +24,27 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-# The oneDNN ISA cap that ``src`` sets helps MindSpore's conv but slows PyTorch's (its own oneDNN
-# copy, which reads the variable when it first runs): PyTorch gets the user's setting back below.
+# MindSpore's oneDNN ISA is chosen per process (src/common/cpu_isa.py); should that choice fall back to
+# the environment variable, PyTorch (its own oneDNN copy reads it when it first runs) gets the user's back below.
 USER_ONEDNN_ISA = os.environ.get("ONEDNN_MAX_CPU_ISA")
 
-import src  # noqa: E402,F401  (caps oneDNN at AVX2 before MindSpore loads)
+import src  # noqa: E402,F401
 import mindspore as ms  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from mindspore import Tensor  # noqa: E402
 
+from src.common.cpu_isa import isa_in_force  # noqa: E402
+
 import config  # noqa: E402
 from src.data.augment import AugmentParams  # noqa: E402
 from src.config.overrides import apply_model_size, apply_overrides  # noqa: E402
+from src.config.schema import MODEL_SIZES  # noqa: E402
 from src.data.batching import BatchSource, create_dataset  # noqa: E402
 from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model  # noqa: E402
 from src.model.geometry import rnn_input_size  # noqa: E402
@@ -62,8 +68,27 @@ class Case:
     batch_size: int
     seconds: float
 
+    @property
+    def frames(self) -> int:
+        """Feature frames of the batch's longest row (10 ms hop, one more for the last window)."""
+        return 1 + round(self.seconds * 100)
+
 
 CASES = {"full": Case("full", "full", 4, 10.0), "small": Case("small", "small", 16, 5.0)}
+
+
+def shape_case(text: str) -> Case:
+    """``MODEL:BATCHxFRAMES`` (e.g. ``small:4x2048``, a long real-speech batch) as a Case."""
+    try:
+        model_size, dims = text.split(":")
+        batch, frames = (int(v) for v in dims.lower().split("x"))
+    except ValueError:
+        message = f"--shape {text!r}: expected MODEL:BATCHxFRAMES, e.g. small:4x2048"
+        raise argparse.ArgumentTypeError(message) from None
+    if model_size not in MODEL_SIZES or batch < 1 or frames < 2:
+        raise argparse.ArgumentTypeError(f"--shape {text!r}: model one of {', '.join(MODEL_SIZES)}, "
+                                         "batch >= 1, frames >= 2")
+    return Case(f"{model_size} {batch}x{frames}", model_size, batch, (frames - 1) / 100)
 
 
 # ----------------------------------------------------------------------------- the PyTorch network
@@ -142,7 +167,7 @@ def copy_parameters(ours, theirs: TorchDeepSpeech) -> None:
 # ----------------------------------------------------------------------------- one case, both sides
 def make_batch(case: Case, pad_multiple: int, rng: np.random.Generator) -> Dict[str, np.ndarray]:
     """Features of ``case.seconds`` (rows shortened by up to 10 %, as in a sorted bucket), labels."""
-    frames = 1 + int(case.seconds * 100)
+    frames = case.frames
     width = -(-frames // pad_multiple) * pad_multiple
     lengths = np.linspace(frames, int(frames * 0.9), case.batch_size).astype(np.int32)
     x = np.zeros((case.batch_size, 1, 161, width), np.float32)
@@ -163,12 +188,17 @@ def model_config(case: Case, args):
     return apply_overrides(cfg, ["--activation", args.activation, "--rnn_batch_norm", str(args.rnn_batch_norm)])
 
 
-def mindspore_side(case: Case, cfg, batch, steps: int) -> Dict[str, Callable[[], float]]:
+def build_train_step(cfg, steps: int) -> TrainStep:
+    """The trainer's step for ``cfg``'s network, with a constant LR for ``steps`` optimiser updates."""
     network = build_model(cfg.ModelConfig, 29)
     optimizer = build_optimizer(network, cfg.OptimConfig, np.full(steps, 3e-4, np.float32))
-    train_step = TrainStep(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
-                           float(cfg.OptimConfig.loss_scale))
-    predictor = PredictWithSoftmax(network)
+    return TrainStep(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
+                     float(cfg.OptimConfig.loss_scale))
+
+
+def mindspore_side(case: Case, cfg, batch, steps: int) -> Dict[str, Callable[[], float]]:
+    train_step = build_train_step(cfg, steps)
+    predictor = PredictWithSoftmax(train_step.loss_net.network)
     inputs = [Tensor(batch[k]) for k in ("x", "lengths", "labels", "weights")]
 
     def train() -> float:
@@ -292,10 +322,15 @@ def set_threads(threads: int) -> None:
     ms.device_context.cpu.op_tuning.threads_num(threads)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", nargs="+", default=["full", "small"], choices=sorted(CASES))
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per side and mode")
+def build_parser(description: str = __doc__.split("\n")[0], comparison: bool = True) -> argparse.ArgumentParser:
+    """The options of this benchmark; benchmarks/profile_step.py shares them (``comparison=False``:
+    without those of the PyTorch comparison and the pipeline report)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cases", nargs="*", default=["full", "small"], choices=sorted(CASES),
+                        help="the standard cases (full: 4 x 10 s, small: 16 x 5 s); none with a bare --cases")
+    parser.add_argument("--shape", type=shape_case, action="append", default=[], metavar="MODEL:BATCHxFRAMES",
+                        help="another case, e.g. small:4x2048 (a long real-speech batch); repeatable")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per side and mode (profile: per part)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side and mode (after compiling)")
     parser.add_argument("--quick", action="store_true", help="2 timed steps, 1 warm-up step")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads of both frameworks")
@@ -303,13 +338,27 @@ def parse_args(argv=None):
     parser.add_argument("--rnn_batch_norm", action="store_true")
     parser.add_argument("--workers", type=int, default=int(config.train_config.DataConfig.num_workers),
                         help="data-pipeline workers (default: DataConfig.num_workers)")
-    parser.add_argument("--torch_padded", action="store_true",
-                        help="also time PyTorch with unpacked LSTMs (faster, not length-correct)")
-    parser.add_argument("--no_inference", action="store_true")
-    parser.add_argument("--no_pipeline", action="store_true")
-    args = parser.parse_args(argv)
+    if comparison:
+        parser.add_argument("--torch_padded", action="store_true",
+                            help="also time PyTorch with unpacked LSTMs (faster, not length-correct)")
+        parser.add_argument("--no_inference", action="store_true")
+        parser.add_argument("--no_pipeline", action="store_true")
+        parser.add_argument("--profile", action="store_true",
+                            help="then profile our training step per part, each case (benchmarks/profile_step.py)")
+    parser.add_argument("--matmul_size", type=int, default=2048,
+                        help="profile: the square fp32 MatMul whose GFLOP/s sets the roofline")
+    parser.add_argument("--no_data", action="store_true",
+                        help="profile: skip timing batch assembly on the LibriSpeech sample")
+    return parser
+
+
+def parse_args(argv=None, parser: Optional[argparse.ArgumentParser] = None):
+    args = (parser or build_parser()).parse_args(argv)
     if args.quick:
         args.steps, args.warmup = 2, 1
+    args.case_list = [CASES[name] for name in args.cases] + args.shape
+    if not args.case_list:
+        raise SystemExit("no case: name --cases or give a --shape")
     return args
 
 
@@ -325,13 +374,15 @@ def main(argv=None) -> None:
           f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}, load {os.getloadavg()[0]:.1f}", flush=True)
     rows = []
     train_medians = {}
+    mindspore_isa = None  # the cap MindSpore's oneDNN runs under, read when it first ran
     torch_variants = {"PyTorch": True, "PyTorch padded": False} if args.torch_padded else {"PyTorch": True}
-    for name in args.cases:
-        case = CASES[name]
+    for case in args.case_list:
+        name = case.name
         cfg = model_config(case, args)
         batch = make_batch(case, pad_multiple, np.random.default_rng(0))
         ours = mindspore_side(case, cfg, batch, args.steps + args.warmup + 2)
         compile_s = timed(ours["train"])
+        mindspore_isa = mindspore_isa or isa_in_force()
         restore_user_onednn_isa()
         theirs = {label: torch_side(case, cfg, batch, packed) for label, packed in torch_variants.items()}
         for mode in ("train", "infer") if not args.no_inference else ("train",):
@@ -364,13 +415,18 @@ def main(argv=None) -> None:
               f"{hours}; the reference: {REFERENCE_EPOCH_HOURS:g} h on 8 cores")
     if not args.no_pipeline:
         report_pipeline(args, train_medians)
+    if args.profile:
+        from benchmarks import profile_step  # it imports this module
+
+        profile_step.profile_cases(args, mindspore_isa)
 
 
 def report_pipeline(args, train_medians) -> None:
     from src.data.feature_cache import FeatureCache
 
+    cases = {case.name: case for case in args.case_list}
     for name, medians in train_medians.items():
-        case = CASES[name]
+        case = cases[name]
         need = case.batch_size * case.seconds / medians["ours"]
         fresh = pipeline_throughput(case.batch_size, args.workers, 1)
         print(f"data pipeline ({args.workers} workers, batch {case.batch_size}, {fresh['utts']} LibriSpeech "
