@@ -16,10 +16,11 @@ when it is too late. Once capped, a process stays capped: a network built earlie
 A ``ONEDNN_MAX_CPU_ISA`` the user set always wins. Each change of the choice is logged, one line.
 """
 import ctypes
+import functools
 import glob
 import os
 import sys
-from typing import Optional, Set
+from typing import FrozenSet, Optional
 
 ENV = "ONEDNN_MAX_CPU_ISA"
 _DNNL_AVX2 = 0x7  # dnnl_cpu_isa_avx2 (oneDNN 2.x and 3.x)
@@ -27,19 +28,21 @@ _DNNL_AVX2 = 0x7  # dnnl_cpu_isa_avx2 (oneDNN 2.x and 3.x)
 _state = {"choice": "", "line": "", "env_set_by_us": None}
 
 
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> Set[str]:
-    """The CPU's feature flags (``avx512f``, ``amx_tile`` ...), from the first ``flags`` line; empty if unknown."""
+@functools.lru_cache(maxsize=None)
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> FrozenSet[str]:
+    """The CPU's feature flags (``avx512f``, ``amx_tile`` ...), from the first ``flags`` line; empty if unknown.
+    Read once per process (and file): the CPU does not change under a running process."""
     try:
         with open(cpuinfo, encoding="ascii", errors="replace") as fh:
             for line in fh:
                 if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return set()
+    return frozenset()
 
 
-def describe_isa(flags: Set[str]) -> str:
+def describe_isa(flags: FrozenSet[str]) -> str:
     """The widest vector ISA oneDNN can use on a CPU with these flags, in words."""
     if "avx512f" not in flags:
         return "AVX2" if "avx2" in flags else "no AVX2"
@@ -69,8 +72,9 @@ def choose_onednn_isa(direct_conv: bool, why: str = "") -> str:
     if ms.get_context("device_target") != "CPU":
         return ""
     flags = cpu_flags()
-    if user_isa() is not None:
-        return _log("user", f"oneDNN: {user_isa()} from the environment (yours: left as set)")
+    users = user_isa()
+    if users is not None:
+        return _log("user", f"oneDNN: {users} from the environment (yours: left as set)")
     if "avx512f" not in flags:
         return _log("plain", f"oneDNN: full ISA ({describe_isa(flags)}; no AVX-512, so its convolutions need no cap)")
     if not direct_conv:
@@ -93,8 +97,9 @@ def choose_onednn_isa(direct_conv: bool, why: str = "") -> str:
 def isa_in_force() -> str:
     """What MindSpore's oneDNN runs at in this process, for reports: the user's setting, the AVX2 cap,
     or the full ISA of this CPU (in words)."""
-    if user_isa() is not None:
-        return user_isa()
+    users = user_isa()
+    if users is not None:
+        return users
     if _state["choice"] == "capped":
         return "AVX2 (capped: a direct Conv2D runs)"
     return f"full ({describe_isa(cpu_flags())})"

@@ -61,6 +61,12 @@ def _spread(mask: Tensor, shape) -> Tensor:
     return ops.stop_gradient(ops.broadcast_to(mask, shape))
 
 
+def _mask_frames(x: Tensor, lengths: Tensor) -> Tensor:
+    """A conv block's output (N, C, F, T) with the frames past each utterance's length zeroed, so that the
+    next block and the LSTMs never see what the convs and BatchNorm made of the padding."""
+    return x * _spread(_time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1), x.shape)
+
+
 def use_matmul_convs(conv_impl: str) -> bool:
     """Whether the convs run as MatMuls (conv1 banded, conv2 through the DFT) rather than ``nn.Conv2d``:
     ``auto`` on the CPU only (cuDNN and Ascend have fast direct kernels), ``dft`` everywhere."""
@@ -106,10 +112,10 @@ class MaskConv(nn.Cell):
     def construct(self, x, lengths):
         x = self.act(self.bn1(self.conv1(x)))
         lengths = self.spec1.out_size(lengths, TIME)
-        x = x * _spread(_time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1), x.shape)
+        x = _mask_frames(x, lengths)
         x = self.act(self.bn2(self.conv2(x)))
         lengths = self.spec2.out_size(lengths, TIME)
-        return x * _spread(_time_mask(lengths, x.shape[3], x.dtype).expand_dims(1).expand_dims(1), x.shape), lengths
+        return _mask_frames(x, lengths), lengths
 
 
 class BiLSTM(nn.Cell):
