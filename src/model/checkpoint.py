@@ -8,7 +8,7 @@ the previous checkpoints stay intact.
 import glob
 import os
 import re
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import mindspore as ms
 from mindspore import nn
@@ -31,8 +31,9 @@ def checkpoint_name(prefix: str, epoch: int, step: int) -> str:
     return f"{prefix}-{epoch}_{step}.ckpt"
 
 
-def save_checkpoint(cell: nn.Cell, path: str, meta: Optional[Dict] = None) -> str:
-    """Save ``cell``'s parameters (and ``meta`` ints/strings) to ``path`` atomically."""
+def save_checkpoint(cell: Union[nn.Cell, List[Dict]], path: str, meta: Optional[Dict] = None) -> str:
+    """Save ``cell``'s parameters (or a list of ``{"name", "data"}`` tensors) and ``meta`` ints/strings
+    to ``path`` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temps(folder)
