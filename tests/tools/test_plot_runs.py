@@ -1,26 +1,41 @@
-"""Curves from real run folders: the PNGs exist and show exactly the logged series."""
+"""Curves from run folders written by the trainer's own RunLog: the PNGs exist and show exactly the logged series.
+
+The folders are written by ``src.training.run_log.RunLog`` (what train.py writes through), with the real
+learning-rate schedules, instead of two training runs: plotting depends on the log, not on training;
+tests/training/test_run_log.py covers what train.py logs.
+"""
 import os
 
 import matplotlib.image
 import pytest
 
 from src.common.errors import run_main
+from src.config.schema import train_tree
 from src.tools.plot_runs import auto_weight, main, plot_runs, run_labels, smoothed, training_minutes
-from src.training.run_log import read_records
-from tests.helpers import fsdd_manifest
-from tests.test_entry_points import TINY, run
+from src.training.lr_schedule import get_lr
+from src.training.run_log import RunLog, read_records
+from tests.test_entry_points import run
+
+EPOCHS, STEPS = 2, 5  # per run: every step logged, validation after each epoch
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    """Two tiny-model runs of 2 epochs x 5 steps on 20 FSDD clips: constant LR vs cosine."""
+    """Two run folders of 2 epochs x 5 steps: constant LR vs cosine, a falling loss, max_grad_norm 400."""
     folder = tmp_path_factory.mktemp("plots")
-    manifest = fsdd_manifest(str(folder / "data"), per_digit=2)
     dirs = []
-    for name, schedule in (("constant", "constant"), ("cosine", "cosine")):
-        run("train.py", "--train_manifest", manifest, "--val_manifest", manifest, "--epochs", "2",
-            "--lr_schedule", schedule, "--learning_rate", "1e-3", "--ckpt_path", str(folder / name), *TINY)
-        dirs.append(str(folder / name / "run"))
+    for offset, schedule in enumerate(("constant", "cosine")):
+        cfg = train_tree()
+        cfg.OptimConfig.lr_schedule, cfg.OptimConfig.max_grad_norm = schedule, 400.0
+        run_dir = str(folder / schedule / "run")
+        log = RunLog(run_dir, cfg, get_lr(1e-3, EPOCHS, STEPS, schedule), samples_per_step=4, argv=["train.py"])
+        for epoch in range(1, EPOCHS + 1):
+            log.begin_epoch((epoch - 1) * STEPS)
+            for step in range((epoch - 1) * STEPS + 1, epoch * STEPS + 1):
+                log.train(epoch, step, loss=100.0 / step + offset, grad_norm=50.0 * step)
+            log.validation(epoch, epoch * STEPS, wer=90.0 - 10 * epoch - offset, cer=50.0 - 10 * epoch)
+        log.close()
+        dirs.append(run_dir)
     return folder, dirs
 
 
