@@ -3,9 +3,8 @@ or AIR for Ascend's offline tools.
 
 Dynamic (MINDIR's default): batch and time are declared ``None`` (``declare_dynamic_time``), so one
 file takes any batch of any length and transcribe.py feeds each batch at its longest chunk's length.
-As in training with a dynamic time axis, a DFT conv2 becomes the direct kernel (same weight): the
-DFT tables are sized at compile time. Fixed: ``[batch, 1, bins, frames]``, the zoo's form, which
-some Ascend paths need; the network keeps the conv2 it was built with.
+The convs keep the form they were built with (on the CPU: MatMuls, so the file holds no ``Conv2D``).
+Fixed: ``[batch, 1, bins, frames]``, the zoo's form, which some Ascend paths need.
 """
 from typing import Optional, Tuple
 

@@ -16,10 +16,7 @@ from src.model.shapes import declare_dynamic_time
 
 
 class CheckpointNetwork:
-    """The inference network of a checkpoint, with a dynamic time axis: one graph for every chunk length.
-
-    (A dynamic time axis runs a DFT conv2 as the direct kernel; the banded conv1 stays a MatMul.)
-    """
+    """The inference network of a checkpoint, with a dynamic time axis: one graph for every chunk length."""
 
     def __init__(self, path: str, num_classes: int, activation: str, batch_size: int, n_bins: int,
                  conv_impl: str = "auto"):

@@ -93,8 +93,8 @@ class MaskConv(nn.Cell):
     """The two-conv front-end: (x, lengths) -> (x, output lengths), zeroing padded frames after each block.
 
     With ``conv_impl`` auto (CPU) or dft, conv1 (one input channel) is a banded MatMul, 1.4x the direct
-    FLOPs, and works with a dynamic time axis; conv2 goes through the DFT, ~1/4 of the direct FLOPs,
-    and falls back to the direct kernel under a dynamic time axis (``src/model/shapes.py``).
+    FLOPs; conv2 goes through the DFT, ~1/4 of the direct FLOPs. Both work with a dynamic batch and time
+    axis (``src/model/shapes.py``).
     """
 
     def __init__(self, activation: str = "tanh", conv_impl: str = "auto"):

@@ -20,8 +20,10 @@ Deterministic: blocks are cut with reshapes, slices and concatenation (the backw
 gather and of ``ops.pad`` are not deterministic on the CPU), so a resumed run retraces an
 uninterrupted one bit for bit.
 
-The tables need static shapes; a graph with a dynamic time axis (``src/model/shapes.py``) switches the
-layer to the direct ``Conv2D`` with the same weight (:func:`use_direct_conv`).
+Dynamic shapes: the tables depend only on the frequency axis and the block length, never on the
+number of frames or utterances, so one graph with a dynamic batch and time axis (``src/model/shapes.py``)
+runs the same code: block counts are computed from the shape at run time, and the zero rows after the
+input are a fixed number, enough for the last block whatever the length.
 """
 import math
 from typing import Tuple
@@ -71,13 +73,8 @@ class DFTConv2d(nn.Cell):
         self.time_block = time_block
         self.weight = Parameter(initializer(weight_init, (out_channels, in_channels) + self.kernel_size,
                                             ms.float32), name="weight")
-        self.direct = False
-        self.direct_conv = ops.Conv2D(out_channels, self.kernel_size, pad_mode="pad", pad=self.padding,
-                                      stride=self.stride)
 
     def construct(self, x):
-        if self.direct:
-            return self.direct_conv(x, self.weight)
         n, c, f, t = x.shape
         o = self.out_channels
         kf, kt = self.kernel_size
@@ -96,17 +93,15 @@ class DFTConv2d(nn.Cell):
 
         # Time blocks: rows of the (padded) time-major input; block b is rows [b*hop, b*hop + span),
         # i.e. its own hop rows plus the first span - hop rows of the next one.
-        xt = x.transpose(3, 2, 0, 1).reshape(t, f * m)
-        total = max((nb + 1) * hop, t + pl)
-        # zero rows by concatenation: ops.pad's backward is not deterministic on the CPU
-        parts = [ops.zeros((pl, f * m), x.dtype)] if pl else []
-        parts.append(xt)
-        if total > t + pl:
-            parts.append(ops.zeros((total - t - pl, f * m), x.dtype))
-        xt = ops.concat(parts) if len(parts) > 1 else xt
-        blocks = ops.narrow(xt, 0, 0, nb * hop).reshape(nb, hop, f * m)
+        xt = x.transpose(3, 2, 0, 1).reshape(-1, f * m)
+        # Zero rows by concatenation (ops.pad's backward is not deterministic on the CPU), as many as the
+        # last block can read past the input whatever t is, so the count stays static under a dynamic t.
+        extra = max(pr + st - kt, 0) + 2 * hop
+        parts = ([ops.zeros((pl, f * m), x.dtype)] if pl else []) + [xt, ops.zeros((extra, f * m), x.dtype)]
+        xt = ops.concat(parts)
+        blocks = xt[:nb * hop].reshape(-1, hop, f * m)
         if span > hop:
-            ahead = ops.narrow(ops.narrow(xt, 0, hop, nb * hop).reshape(nb, hop, f * m), 1, 0, span - hop)
+            ahead = xt[hop:(nb + 1) * hop].reshape(-1, hop, f * m)[:, :span - hop]
             blocks = ops.concat((blocks, ahead), axis=1)
 
         # Real DFT over each block's frames: rows (bin, re/im) interleaved -> (nb, nk, 2F, M).
@@ -134,8 +129,8 @@ class DFTConv2d(nn.Cell):
         scale = (2.0 - once.astype(ms.float32)) / float(fp * span)
         ang = _angles(ops.arange(blk, dtype=i32) * st, k, span)
         inv_t = ops.stack((ops.cos(ang) * scale, -ops.sin(ang) * scale), axis=2).reshape(blk, 2 * nk)
-        y = ops.matmul(inv_t, mixed.reshape(nb, 2 * nk, fo * n * o))           # (nb, blk, Fo*N*O)
-        y = ops.narrow(y.reshape(nb * blk, fo, n, o), 0, 0, to)
+        y = ops.matmul(inv_t, mixed.reshape(-1, 2 * nk, fo * n * o))           # (nb, blk, Fo*N*O)
+        y = y.reshape(-1, fo, n, o)[:to]
         return y.transpose(2, 3, 1, 0)
 
     def _kernel_spectrum(self, fp: int, span: int, nk: int):
@@ -157,10 +152,3 @@ class DFTConv2d(nn.Cell):
         v = v.reshape(nk, 2, 2, fp, c, o).transpose(0, 3, 1, 4, 2, 5)             # (nk, Fp, in, C, out, O)
         return v.reshape(nk * fp, 2 * c, 2 * o)
 
-
-def use_direct_conv(cell: nn.Cell) -> None:
-    """Switch every DFTConv2d inside ``cell`` to the direct convolution (same weight): for graphs
-    whose time axis is dynamic, where the DFT tables cannot be sized at compile time."""
-    for _, sub in cell.cells_and_names():
-        if isinstance(sub, DFTConv2d):
-            sub.direct = True

@@ -12,8 +12,6 @@ from typing import Optional, Sequence
 import mindspore as ms
 from mindspore import Tensor, nn
 
-from src.common.cpu_isa import choose_onednn_isa
-from src.model.dft_conv import DFTConv2d, use_direct_conv
 
 
 def padded_width_range(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> range:
@@ -39,12 +37,8 @@ def declare_dynamic_time(cell: nn.Cell, batch_size: Optional[int], n_bins: int, 
     """Mark the time axis of ``cell``'s inputs (x, lengths[, labels, weights]) as dynamic; with
     ``batch_size`` None the batch axis too (export.py's dynamic MINDIR).
 
-    DFT convolutions need static shapes, so they fall back to the direct kernel in such a graph,
-    and oneDNN is capped at AVX2 for it (src/common/cpu_isa.py); the banded conv1 needs neither.
+    The convs' MatMul forms (banded conv1, DFT conv2) work with dynamic shapes as they are.
     """
-    use_direct_conv(cell)
-    if any(isinstance(sub, DFTConv2d) for _, sub in cell.cells_and_names()):
-        choose_onednn_isa(direct_conv=True, why="conv2 with a dynamic time axis")
     inputs = [Tensor(shape=[batch_size, 1, n_bins, None], dtype=ms.float32),
               Tensor(shape=[batch_size], dtype=ms.int32)]
     if label_length:

@@ -1,5 +1,6 @@
 """Shared by the tests of the conv layers computed another way (DFTConv2d, BandedConv2d): is it nn.Conv2d's map?"""
 import numpy as np
+import mindspore as ms
 from mindspore import Tensor, nn, ops
 
 
@@ -52,3 +53,37 @@ def assert_bitwise_repeatable_grads(layer: nn.Cell, x: np.ndarray, probe: np.nda
         again = grads(x, probe)
         np.testing.assert_array_equal(again[0][0].asnumpy(), first[0])
         np.testing.assert_array_equal(again[1][0].asnumpy(), first[1])
+
+
+def assert_same_conv_dynamic(direct: nn.Cell, other: nn.Cell, shapes, rng) -> None:
+    """One graph of ``other`` with a dynamic batch and time axis (training and export.py's dynamic MINDIR
+    declare them) gives nn.Conv2d's output and weight gradient at every (N, C, F, T) of ``shapes``."""
+    other.weight.set_data(direct.weight.data)
+    channels, bins = shapes[0][1], shapes[0][2]
+    grads = Grads(other)
+    other.set_inputs(Tensor(shape=[None, channels, bins, None], dtype=ms.float32))
+    out_shape = direct(Tensor(np.zeros(shapes[0], np.float32))).shape
+    grads.set_inputs(Tensor(shape=[None, channels, bins, None], dtype=ms.float32),
+                     Tensor(shape=[None, out_shape[1], out_shape[2], None], dtype=ms.float32))
+    for shape in shapes:
+        x = Tensor(rng.standard_normal(shape).astype(np.float32))
+        want = direct(x).asnumpy()
+        np.testing.assert_allclose(other(x).asnumpy(), want, atol=REL * np.abs(want).max(), rtol=0)
+        probe = Tensor(rng.standard_normal(want.shape).astype(np.float32))
+        dw_want = Grads(direct)(x, probe)[1][0].asnumpy()
+        dw_got = grads(x, probe)[1][0].asnumpy()
+        np.testing.assert_allclose(dw_got, dw_want, atol=REL * np.abs(dw_want).max(), rtol=0)
+
+
+def assert_dynamic_mindir_is_the_conv(direct: nn.Cell, other: nn.Cell, shapes, rng, folder) -> None:
+    """``other`` exported as a MINDIR with a dynamic batch and time axis and loaded with ``nn.GraphCell``
+    gives nn.Conv2d's output at every shape (an op that freezes its first call's shape would fail)."""
+    other.weight.set_data(direct.weight.data)
+    other.set_inputs(Tensor(shape=[None, shapes[0][1], shapes[0][2], None], dtype=ms.float32))
+    path = str(folder / "conv")
+    ms.export(other, *other.get_inputs(), file_name=path, file_format="MINDIR")
+    graph = nn.GraphCell(ms.load(path + ".mindir"))
+    for shape in shapes:
+        x = Tensor(rng.standard_normal(shape).astype(np.float32))
+        want = direct(x).asnumpy()
+        np.testing.assert_allclose(graph(x).asnumpy(), want, atol=REL * np.abs(want).max(), rtol=0)

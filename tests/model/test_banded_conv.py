@@ -10,7 +10,8 @@ from mindspore import Tensor, nn
 from src.common.cpu_isa import choose_onednn_isa
 from src.model.banded_conv import BandedConv2d, band_selection
 from src.model.geometry import CONV_LAYERS
-from tests.model.conv_checks import REL, Grads, assert_bitwise_repeatable_grads, assert_same_conv
+from tests.model.conv_checks import (assert_bitwise_repeatable_grads, assert_dynamic_mindir_is_the_conv, assert_same_conv,
+                                     assert_same_conv_dynamic)
 
 CONV1 = CONV_LAYERS[0]
 
@@ -54,34 +55,14 @@ def test_equals_nn_conv2d(kernel, stride, padding, shape, rows_per_block):
 def test_dynamic_batch_and_time_axis():
     """One graph for every (N, T), with the weight gradient too (training with a dynamic time axis)."""
     rng = np.random.default_rng(5)
-    direct, banded = _pair(*DS2, 9, rng)
-    banded.weight.set_data(direct.weight.data)
-    grads = Grads(banded)
-    banded.set_inputs(Tensor(shape=[None, 1, 161, None], dtype=ms.float32))
-    grads.set_inputs(Tensor(shape=[None, 1, 161, None], dtype=ms.float32),
-                     Tensor(shape=[None, 32, 81, None], dtype=ms.float32))
-    for n, t in ((2, 37), (1, 1), (3, 40)):
-        x = Tensor(rng.standard_normal((n, 1, 161, t)).astype(np.float32))
-        want = direct(x).asnumpy()
-        np.testing.assert_allclose(banded(x).asnumpy(), want, atol=REL * np.abs(want).max(), rtol=0)
-        probe = Tensor(rng.standard_normal(want.shape).astype(np.float32))
-        dw_want = Grads(direct)(x, probe)[1][0].asnumpy()
-        dw_got = grads(x, probe)[1][0].asnumpy()
-        np.testing.assert_allclose(dw_got, dw_want, atol=REL * np.abs(dw_want).max(), rtol=0)
+    assert_same_conv_dynamic(*_pair(*DS2, 9, rng), [(2, 1, 161, 37), (1, 1, 161, 1), (3, 1, 161, 40)], rng)
 
 
 def test_a_dynamic_mindir_of_it_takes_every_batch_and_length(tmp_path):
     """export.py's dynamic MINDIR runs conv1 banded: one file, any (N, T) (ops.stack would freeze the shape)."""
     rng = np.random.default_rng(6)
-    direct, banded = _pair(*DS2, 9, rng)
-    banded.weight.set_data(direct.weight.data)
-    banded.set_inputs(Tensor(shape=[None, 1, 161, None], dtype=ms.float32))
-    ms.export(banded, *banded.get_inputs(), file_name=str(tmp_path / "conv1"), file_format="MINDIR")
-    graph = nn.GraphCell(ms.load(str(tmp_path / "conv1.mindir")))
-    for n, t in ((1, 37), (3, 120), (2, 1)):
-        x = Tensor(rng.standard_normal((n, 1, 161, t)).astype(np.float32))
-        want = direct(x).asnumpy()
-        np.testing.assert_allclose(graph(x).asnumpy(), want, atol=REL * np.abs(want).max(), rtol=0)
+    assert_dynamic_mindir_is_the_conv(*_pair(*DS2, 9, rng), [(1, 1, 161, 37), (3, 1, 161, 120), (2, 1, 161, 1)],
+                                      rng, tmp_path)
 
 
 def test_gradients_are_bitwise_repeatable():

@@ -8,7 +8,8 @@ from mindspore import Tensor, nn
 
 from src.common.cpu_isa import choose_onednn_isa
 from src.model.dft_conv import DFTConv2d
-from tests.model.conv_checks import REL, assert_bitwise_repeatable_grads, assert_same_conv
+from tests.model.conv_checks import (assert_bitwise_repeatable_grads, assert_dynamic_mindir_is_the_conv,
+                                     assert_same_conv, assert_same_conv_dynamic)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,20 +50,26 @@ def test_a_block_shorter_than_the_kernel_overlap_is_refused():
         DFTConv2d(32, 32, (21, 11), (2, 1), (10, 10, 5, 5), time_block=7)
 
 
-def test_dynamic_time_axis_uses_the_direct_kernel_with_the_same_weight():
-    from src.model.dft_conv import use_direct_conv
+def _ds2_conv2_pair(rng):
+    """nn.Conv2d with a random weight, and DS2's conv2 through the DFT."""
+    weight = Tensor((rng.standard_normal((32, 32, 21, 11)) * 0.05).astype(np.float32))
+    direct = nn.Conv2d(32, 32, (21, 11), (2, 1), pad_mode="pad", padding=(10, 10, 5, 5), has_bias=False,
+                       weight_init=weight)
+    return direct, DFTConv2d(32, 32, (21, 11), (2, 1), (10, 10, 5, 5))
 
+
+def test_dynamic_batch_and_time_axis():
+    """One graph for every (N, T), gradient included: training and validation with a dynamic time axis keep
+    the DFT (no direct Conv2D, so no oneDNN cap); lengths below, at and across block boundaries."""
     rng = np.random.default_rng(1)
-    layer = DFTConv2d(32, 32, (21, 11), (2, 1), (10, 10, 5, 5))
-    x = Tensor(rng.standard_normal((2, 32, 81, 40)).astype(np.float32))
-    static = layer(x).asnumpy()
-    use_direct_conv(layer)
-    layer.set_inputs(Tensor(shape=[2, 32, 81, None], dtype=ms.float32))
-    for frames in (40, 17):
-        got = layer(Tensor(rng.standard_normal((2, 32, 81, frames)).astype(np.float32)) if frames != 40 else x)
-        assert got.shape == (2, 32, 41, frames)
-    np.testing.assert_allclose(layer(x).asnumpy(), static, atol=REL * np.abs(static).max(), rtol=0)
+    assert_same_conv_dynamic(*_ds2_conv2_pair(rng), [(2, 32, 81, 40), (1, 32, 81, 1), (3, 32, 81, 64),
+                                                     (2, 32, 81, 97)], rng)
 
+
+def test_a_dynamic_mindir_of_it_takes_every_batch_and_length(tmp_path):
+    rng = np.random.default_rng(7)
+    assert_dynamic_mindir_is_the_conv(*_ds2_conv2_pair(rng), [(1, 32, 81, 37), (3, 32, 81, 70), (2, 32, 81, 1)],
+                                      rng, tmp_path)
 
 def test_gradients_are_bitwise_repeatable():
     rng = np.random.default_rng(2)
