@@ -10,7 +10,8 @@
 #            search + LM on both sets
 #   stage 7  curves (plots/), validation WER/CER against training minutes (plots/validation_minutes.png)
 #   stage 8  real speech -> spoken digits: the best checkpoint fine-tuned on FSDD's four training speakers
-#            for FT_EPOCHS epochs (fixed: the unseen speaker `george` only scores the last one), greedy on george
+#            for FT_EPOCHS epochs (fixed: the unseen speaker `george` only scores the last one), greedy on george,
+#            and beam search with a 2-gram LM of the four speakers' transcripts (stage 6's alpha/beta)
 #   stage 9  results.md: the table and the commands that made it (printed)
 # A stage's step is skipped when its output exists and is newer than its inputs, so a re-run after an
 # interruption continues where it stopped (training with --resume auto). Training re-runs (resuming) when
@@ -124,6 +125,11 @@ run() {
     run_logged "$OUT/logs/$name.log" "$@"
 }
 
+# tuned_alpha_beta: "ALPHA BETA", the best on the validation speakers (stage 6's eval/tune.json)
+tuned_alpha_beta() {
+    python -c 'import json, sys; b = json.load(open(sys.argv[1]))["best"]; print(b["alpha"], b["beta"])' "$EVAL/tune.json"
+}
+
 EVAL_ARGS=(--pretrain_ckpt "$BEST" --device_target CPU --batch_size "$EVAL_BATCH" --pad_multiple "$PAD_MULTIPLE"
            --verbose false)
 BEAM_ARGS=(--decoder_type beam --lm_path "$LM" --beam_width "$BEAM_WIDTH" --lm_workers "$LM_WORKERS")
@@ -187,9 +193,7 @@ if stage 6 "alpha/beta on the validation speakers, then beam search + LM"; then
             --alpha_range "${ALPHAS[@]}" --beta_range "${BETAS[@]}" --steps "$TUNE_STEPS" \
             --beam_width "$BEAM_WIDTH" --lm_workers "$LM_WORKERS" --result_file "$EVAL/tune.json"
     fi
-    best=$(python -c 'import json, sys; b = json.load(open(sys.argv[1]))["best"]; print(b["alpha"], b["beta"])' \
-        "$EVAL/tune.json")
-    read -r ALPHA BETA <<< "$best"
+    read -r ALPHA BETA <<< "$(tuned_alpha_beta)"
     echo "  alpha $ALPHA, beta $BETA (best WER on the validation speakers)"
     if needed "$EVAL/beam_val.json" "$BEST" "$EVAL/tune.json"; then
         run beam_val python eval.py "${EVAL_ARGS[@]}" "${BEAM_ARGS[@]}" --alpha "$ALPHA" --beta "$BETA" \
@@ -208,6 +212,7 @@ if stage 7 "training curves in $OUT/plots"; then
 fi
 
 FT_DIR=$OUT/fsdd_finetune
+FT_LM=$FT_DIR/lm/fsdd_2gram.arpa
 FT_CMD=(python train.py --device_target CPU --train_manifest "$FT_DIR/data/fsdd_train_manifest.csv"
         --pre_trained_model_path "$BEST" --model_size "$MODEL_SIZE" --activation "$ACTIVATION"
         --rnn_batch_norm "$RNN_BATCH_NORM" --batch_size "$FT_BATCH" --epochs "$FT_EPOCHS" --learning_rate "$FT_LR"
@@ -226,18 +231,31 @@ if stage 8 "fine-tune on FSDD's training speakers for $FT_EPOCHS epoch(s), score
         run fsdd_finetune "${FT_CMD[@]}"
         echo $(( $(date +%s) - start )) > "$FT_DIR/train_seconds"
     fi
+    ft_ckpt=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" \
+        "$FT_DIR/checkpoint")
+    FT_EVAL=(python eval.py --pretrain_ckpt "$ft_ckpt" --device_target CPU --batch_size 32 --pad_multiple 32
+             --verbose false --test_manifest "$FT_DIR/data/fsdd_test_manifest.csv")
     if needed "$EVAL/fsdd_${FT_TEST_SPEAKER}.json" "$FT_DIR/train_seconds"; then
-        ft_ckpt=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" \
-            "$FT_DIR/checkpoint")
-        run fsdd_eval python eval.py --pretrain_ckpt "$ft_ckpt" --device_target CPU --batch_size 32 --pad_multiple 32 \
-            --verbose false --test_manifest "$FT_DIR/data/fsdd_test_manifest.csv" \
-            --result_file "$EVAL/fsdd_${FT_TEST_SPEAKER}.json"
+        run fsdd_eval "${FT_EVAL[@]}" --result_file "$EVAL/fsdd_${FT_TEST_SPEAKER}.json"
+    fi
+    # the digits' own LM, from the training speakers' transcripts; alpha/beta are the validation speakers' (stage 6)
+    if needed "$FT_LM" "$FT_DIR/data/fsdd_train_manifest.csv"; then
+        mkdir -p "$(dirname "$FT_LM")"
+        run fsdd_lm python -m src.tools.build_lm --manifest "$FT_DIR/data/fsdd_train_manifest.csv" --order 2 \
+            --out "$FT_LM"
+    fi
+    if needed "$EVAL/fsdd_${FT_TEST_SPEAKER}_beam.json" "$FT_DIR/train_seconds" "$FT_LM" "$EVAL/tune.json"; then
+        read -r ALPHA BETA <<< "$(tuned_alpha_beta)"
+        run fsdd_beam_eval "${FT_EVAL[@]}" --decoder_type beam --lm_path "$FT_LM" --beam_width "$BEAM_WIDTH" \
+            --lm_workers "$LM_WORKERS" --alpha "$ALPHA" --beta "$BETA" \
+            --result_file "$EVAL/fsdd_${FT_TEST_SPEAKER}_beam.json"
     fi
 fi
 
 if stage 9 "results table $OUT/results.md"; then
-    for f in greedy_val greedy_test_other beam_val beam_test_other tune "fsdd_$FT_TEST_SPEAKER"; do
-        require_file "$EVAL/$f.json" "$f results (stages 4 and 6)"
+    for f in greedy_val greedy_test_other beam_val beam_test_other tune "fsdd_$FT_TEST_SPEAKER" \
+            "fsdd_${FT_TEST_SPEAKER}_beam"; do
+        require_file "$EVAL/$f.json" "$f results (stages 4, 6 and 8)"
     done
     python - "$OUT" "$DS2_ROOT" "$SPEAKERS_FILE" "$FT_TEST_SPEAKER" "$FT_EPOCHS" <<'EOF'
 """results.md from the recipe's outputs: error rates, the split, training minutes, the commands."""
@@ -250,7 +268,8 @@ from src.training.run_log import read_records
 
 out, root, speakers_file, ft_speaker, ft_epochs = sys.argv[1:]
 STEPS = ("prepare_train", "prepare_test", "split", "train", "greedy_val", "greedy_test_other", "lm", "tune",
-         "beam_val", "beam_test_other", "plots", "fsdd_prepare", "fsdd_finetune", "fsdd_eval")
+         "beam_val", "beam_test_other", "plots", "fsdd_prepare", "fsdd_finetune", "fsdd_eval", "fsdd_lm",
+         "fsdd_beam_eval")
 
 
 def results(name):
@@ -283,6 +302,9 @@ ft = results(f"fsdd_{ft_speaker}")
 ft_minutes = int(open(os.path.join(out, "fsdd_finetune", "train_seconds")).read()) / 60
 lines.append(f"| FSDD unseen speaker {ft_speaker} (fine-tuned {ft_epochs} epochs on the 4 others, "
              f"{ft_minutes:.1f} min wall clock) | {ft['utterances']} | greedy | {ft['wer']:.1f} | {ft['cer']:.1f} |")
+ft = results(f"fsdd_{ft_speaker}_beam")
+lines.append(f"| FSDD unseen speaker {ft_speaker} (same model) | {ft['utterances']} | beam + 2-gram LM of the 4 others' "
+             f"transcripts (alpha {tune['alpha']:g}, beta {tune['beta']:g}) | {ft['wer']:.1f} | {ft['cer']:.1f} |")
 lines += ["", f"Training: {epochs[-1]['epoch']} epoch(s) in {epochs[-1]['minutes']:.1f} minutes (summed step times, "
           f"validation excluded); the best checkpoint is epoch {best['epoch']}, after {best['minutes']:.1f} minutes "
           f"(validation WER {best['wer']:.1f} %, CER {best['cer']:.1f} %). Curves: plots/validation_minutes.png, "

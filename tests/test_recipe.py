@@ -41,7 +41,8 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
                  "eval/greedy_val.json", "eval/val_output.bin", "eval/greedy_test_other.json", "lm/train_3gram.arpa",
                  "eval/tune.json", "eval/beam_val.json", "eval/beam_test_other.json", "plots/overview.png",
                  "plots/validation_minutes.png", "fsdd_finetune/data/fsdd_train_manifest.csv",
-                 "fsdd_finetune/train_seconds", "eval/fsdd_george.json", "results.md"):
+                 "fsdd_finetune/train_seconds", "eval/fsdd_george.json", "fsdd_finetune/lm/fsdd_2gram.arpa",
+                 "eval/fsdd_george_beam.json", "results.md"):
         assert os.path.getsize(out / path) > 0, path
 
     # the table: four rows, the utterance counts of the two sets; tuned on the validation outputs
@@ -56,6 +57,9 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     # the fine-tune scores george, whom it never trained on, with the last epoch's checkpoint
     ft = re.findall(r"^\| FSDD unseen speaker george \(fine-tuned 1 epochs on the 4 others, [\d.]+ min wall clock\) "
                     r"\| (\d+) \| greedy \| [\d.]+ \| [\d.]+ \|$", results, re.M)
+    beam = re.findall(r"^\| FSDD unseen speaker george \(same model\) \| (\d+) \| beam \+ 2-gram LM of the 4 others' "
+                      r"transcripts \(alpha [\d.]+, beta [\d.]+\) \| [\d.]+ \| [\d.]+ \|$", results, re.M)
+    assert beam == ["10"] and "--lm_path " + str(out / "fsdd_finetune" / "lm" / "fsdd_2gram.arpa") in results
     assert ft == ["10"] and "--pre_trained_model_path " + str(out / "checkpoint" / "DeepSpeech-best.ckpt") in results
     assert not {e.wav_path for e in read_manifest(str(out / "fsdd_finetune" / "data" / "fsdd_train_manifest.csv"))
                 if "george" in os.path.basename(e.wav_path)}
@@ -72,7 +76,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     logs = {p: open(p).read() for p in glob.glob(str(out / "logs" / "*.log"))}
     second = recipe(str(out), **env)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-3000:]
-    assert second.stdout.count("is up to date, skipped") == 14 and "log: " not in second.stdout  # no step ran
+    assert second.stdout.count("is up to date, skipped") == 16 and "log: " not in second.stdout  # no step ran
     assert {p: open(p).read() for p in glob.glob(str(out / "logs" / "*.log"))} == logs
     assert (out / "results.md").read_text() == results
 
