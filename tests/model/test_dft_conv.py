@@ -62,8 +62,8 @@ def test_dynamic_batch_and_time_axis():
     """One graph for every (N, T), gradient included: training and validation with a dynamic time axis keep
     the DFT (no direct Conv2D, so no oneDNN cap); lengths below, at and across block boundaries."""
     rng = np.random.default_rng(1)
-    assert_same_conv_dynamic(*_ds2_conv2_pair(rng), [(2, 32, 81, 40), (1, 32, 81, 1), (3, 32, 81, 64),
-                                                     (2, 32, 81, 97)], rng)
+    assert_same_conv_dynamic(*_ds2_conv2_pair(rng), [(2, 32, 81, 40), (1, 32, 81, 1), (1, 32, 81, 70)],
+                             rng)
 
 
 def test_a_dynamic_mindir_of_it_takes_every_batch_and_length(tmp_path):
