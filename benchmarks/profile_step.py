@@ -159,7 +159,7 @@ class Part:
 def conv_form(cell: nn.Cell) -> Tuple[str, int]:
     """(form, block size) of a conv layer, told by what it has (the layers' own modules are not
     imported, so this keeps working while they change): profile_flops' names, else the class name."""
-    if isinstance(cell, nn.Conv2d):
+    if isinstance(cell, nn.Conv2d) or getattr(cell, "direct", False):  # DFTConv2d as Conv2D (dynamic axis)
         return profile_flops.DIRECT, 0
     if hasattr(cell, "rows_per_block"):
         return profile_flops.BANDED, int(cell.rows_per_block)

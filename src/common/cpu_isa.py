@@ -4,8 +4,9 @@ On AVX-512 CPUs MindSpore's CPU ``Conv2D`` runs oneDNN's *reference* convolution
 GFLOP/s). Capping oneDNN at AVX2 gives it an im2col + GEMM kernel instead, but also halves every
 MatMul on AVX-512/AMX CPUs (2048^2 fp32, Intel: 114 vs 207 GFLOP/s). On the CPU the network needs
 no oneDNN convolution (conv1 is a banded MatMul, conv2 a DFT: ``ModelConfig.conv_impl`` auto), so
-the cap is applied only where a direct ``Conv2D`` still runs: ``conv_impl direct``, or a MINDIR whose
-graph holds ``Conv2D`` (exported with ``conv_impl direct`` or by an earlier version).
+the cap is applied only where a direct ``Conv2D`` still runs: ``conv_impl direct``, a dynamic time
+axis with ``conv_impl auto`` (conv2 becomes ``Conv2D`` there: less memory), a MINDIR whose graph holds
+``Conv2D``.
 
 oneDNN reads its ISA limit lazily (measured with ONEDNN_VERBOSE=1 on MindSpore 2.10 / oneDNN 3.10):
 at the first primitive it creates, from ``ONEDNN_MAX_CPU_ISA`` or an earlier

@@ -211,8 +211,9 @@ class ModelConfig(Section):
                                   "or relu", one_of(*ACTIVATIONS))
     rnn_batch_norm: bool = key(False, "(new) BatchNorm between the LSTM layers (deepspeech.pytorch; not in the zoo)")
     conv_impl: str = key("auto", "(new) how the convs are computed: auto = as MatMuls on CPU (conv1 banded, conv2 "
-                                 "through the DFT: no oneDNN convolution, same weights and outputs), nn.Conv2d on "
-                                 "GPU/Ascend; direct = nn.Conv2d; dft = the MatMul forms everywhere",
+                                 "through the DFT: no oneDNN convolution, same weights and outputs; conv2 direct under a "
+                                 "dynamic time axis, for memory), nn.Conv2d on GPU/Ascend; direct = nn.Conv2d; "
+                                 "dft = the MatMul forms everywhere, dynamic axes too",
                          one_of(*CONV_IMPLS))
     fc_batch_norm: bool = key(False, "(new) BatchNorm1d before the output layer (deepspeech.pytorch; not in the zoo)")
 

@@ -3,8 +3,10 @@ or AIR for Ascend's offline tools.
 
 Dynamic (MINDIR's default): batch and time are declared ``None`` (``declare_dynamic_time``), so one
 file takes any batch of any length and transcribe.py feeds each batch at its longest chunk's length.
-The convs keep the form they were built with (on the CPU: MatMuls, so the file holds no ``Conv2D``).
-Fixed: ``[batch, 1, bins, frames]``, the zoo's form, which some Ascend paths need.
+As in training with a dynamic time axis, a DFT conv2 built by ``conv_impl auto`` becomes the direct
+kernel (same weight; ``--conv_impl dft`` keeps the DFT, so the file holds no ``Conv2D``). Fixed:
+``[batch, 1, bins, frames]``, the zoo's form, which some Ascend paths need; the network keeps the
+conv2 it was built with.
 """
 from typing import Optional, Tuple
 

@@ -16,7 +16,10 @@ from src.model.shapes import declare_dynamic_time
 
 
 class CheckpointNetwork:
-    """The inference network of a checkpoint, with a dynamic time axis: one graph for every chunk length."""
+    """The inference network of a checkpoint, with a dynamic time axis: one graph for every chunk length.
+
+    (With ``conv_impl`` auto a dynamic time axis runs conv2 as the direct kernel; conv1 stays banded.)
+    """
 
     def __init__(self, path: str, num_classes: int, activation: str, batch_size: int, n_bins: int,
                  conv_impl: str = "auto"):

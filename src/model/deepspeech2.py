@@ -78,23 +78,25 @@ def use_matmul_convs(conv_impl: str) -> bool:
     return conv_impl == "dft"
 
 
-def _conv(spec: ConvSpec, matmul: bool) -> nn.Cell:
+def _conv(spec: ConvSpec, matmul: bool, auto: bool) -> nn.Cell:
     """The layer ``spec`` describes: ``nn.Conv2d``, or as MatMuls (same weight either way): banded for one
     input channel, through the DFT for more."""
     init = Normal(spec.init_std)
     if not matmul:
         return nn.Conv2d(spec.in_channels, spec.out_channels, kernel_size=spec.kernel, stride=spec.stride,
                          pad_mode="pad", padding=spec.pad_4, has_bias=False, weight_init=init)
-    layer = BandedConv2d if spec.in_channels == 1 else DFTConv2d
-    return layer(spec.in_channels, spec.out_channels, spec.kernel, spec.stride, spec.pad_4, weight_init=init)
+    if spec.in_channels == 1:
+        return BandedConv2d(1, spec.out_channels, spec.kernel, spec.stride, spec.pad_4, weight_init=init)
+    return DFTConv2d(spec.in_channels, spec.out_channels, spec.kernel, spec.stride, spec.pad_4, weight_init=init,
+                     direct_when_dynamic=auto)
 
 
 class MaskConv(nn.Cell):
     """The two-conv front-end: (x, lengths) -> (x, output lengths), zeroing padded frames after each block.
 
     With ``conv_impl`` auto (CPU) or dft, conv1 (one input channel) is a banded MatMul, 1.4x the direct
-    FLOPs; conv2 goes through the DFT, ~1/4 of the direct FLOPs. Both work with a dynamic batch and time
-    axis (``src/model/shapes.py``).
+    FLOPs; conv2 goes through the DFT, ~1/4 of the direct FLOPs. Under a dynamic time axis the banded
+    conv1 stays, and conv2 becomes the direct kernel with ``conv_impl`` auto (memory; ``src/model/shapes.py``).
     """
 
     def __init__(self, activation: str = "tanh", conv_impl: str = "auto"):
@@ -102,9 +104,10 @@ class MaskConv(nn.Cell):
         spec1, spec2 = CONV_LAYERS
         self.spec1, self.spec2 = spec1, spec2
         matmul = use_matmul_convs(conv_impl)
-        self.conv1 = _conv(spec1, matmul)
+        auto = conv_impl.lower() == "auto"
+        self.conv1 = _conv(spec1, matmul, auto)
         self.bn1 = nn.BatchNorm2d(num_features=spec1.out_channels)
-        self.conv2 = _conv(spec2, matmul)
+        self.conv2 = _conv(spec2, matmul, auto)
         self.bn2 = nn.BatchNorm2d(num_features=spec2.out_channels)
         self.act = _activation(activation)
         choose_onednn_isa(direct_conv=not matmul, why="ModelConfig.conv_impl direct")

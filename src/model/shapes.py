@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 import mindspore as ms
 from mindspore import Tensor, nn
 
+from src.common.cpu_isa import choose_onednn_isa
+from src.model.dft_conv import use_direct_conv
 
 
 def padded_width_range(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> range:
@@ -37,8 +39,12 @@ def declare_dynamic_time(cell: nn.Cell, batch_size: Optional[int], n_bins: int, 
     """Mark the time axis of ``cell``'s inputs (x, lengths[, labels, weights]) as dynamic; with
     ``batch_size`` None the batch axis too (export.py's dynamic MINDIR).
 
-    The convs' MatMul forms (banded conv1, DFT conv2) work with dynamic shapes as they are.
+    The banded conv1 runs as it is. A DFT conv2 built by ``conv_impl auto`` becomes the direct kernel in
+    such a graph (it holds far less memory there, src/model/dft_conv.py), and oneDNN is capped at AVX2
+    for it (src/common/cpu_isa.py); ``conv_impl dft`` keeps the DFT.
     """
+    if use_direct_conv(cell):
+        choose_onednn_isa(direct_conv=True, why="conv2 with a dynamic time axis")
     inputs = [Tensor(shape=[batch_size, 1, n_bins, None], dtype=ms.float32),
               Tensor(shape=[batch_size], dtype=ms.int32)]
     if label_length:

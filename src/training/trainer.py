@@ -37,6 +37,7 @@ import mindspore as ms
 import numpy as np
 from tqdm import tqdm
 
+from src.common.cpu_isa import choose_onednn_isa
 from src.common.errors import CheckpointError
 from src.common.files import atomic_copy
 from src.common.signals import TrainingInterrupted, stop_requested
@@ -241,6 +242,10 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
     if widths > int(data_cfg.max_static_shapes):
         declare_dynamic_time(train_step, batch_size, data.params.n_bins, data.label_pad)
         log(f"up to {widths} padded widths > max_static_shapes {data_cfg.max_static_shapes}: dynamic time axis")
+    # evaluate()'s rule for validation's time axis, applied now: oneDNN's ISA is fixed once training has run
+    val_widths = padded_widths([u.frames for u in data.val_utts], int(data_cfg.pad_multiple))
+    if opts.rank == 0 and val_widths > int(data_cfg.max_static_shapes) and str(model_cfg.conv_impl).lower() == "auto":
+        choose_onednn_isa(direct_conv=True, why="validation (conv2 with a dynamic time axis)")
     # the estimated peak memory (calibrated on the CPU), before anything compiles: a run that cannot fit is
     # refused here, naming the flag that makes it fit
     if ms.get_context("device_target") == "CPU":

@@ -64,7 +64,7 @@ def run_step(*args, user_isa=None):
 
 
 def test_matmul_convs_run_no_onednn_convolution_at_the_full_isa():
-    policy, isa, convs = run_step("auto", "dynamic", "train")  # a dynamic time axis keeps the MatMul forms
+    policy, isa, convs = run_step("dft", "dynamic", "train")  # conv_impl dft keeps them under a dynamic axis
     assert convs == [] and policy == [f"oneDNN: full ISA ({describe_isa(cpu_flags())}) - convs run as MatMul/DFT"]
     policy, isa, convs = run_step("auto", "static", "train", "late")
     assert convs == []
@@ -75,9 +75,10 @@ def test_matmul_convs_run_no_onednn_convolution_at_the_full_isa():
         assert len(policy) == 2 and "but oneDNN already runs at the full ISA" in policy[1]
 
 
-def test_a_direct_conv2d_gets_the_avx2_cap_and_never_the_reference_kernel():
-    why = "ModelConfig.conv_impl direct"
-    policy, isa, convs = run_step("direct", "static", "train")
+@pytest.mark.parametrize("impl,axis,why", [("direct", "static", "ModelConfig.conv_impl direct"),
+                                           ("auto", "dynamic", "conv2 with a dynamic time axis")])
+def test_a_direct_conv2d_gets_the_avx2_cap_and_never_the_reference_kernel(impl, axis, why):
+    policy, isa, convs = run_step(impl, axis, "train")
     assert convs and not [line for line in convs if "ref" in line.split(",")[6]]
     if AVX512:
         assert policy[-1].startswith(f"oneDNN: capped at AVX2 because {why} runs a direct Conv2D")

@@ -68,7 +68,9 @@ def test_padding_does_not_change_an_utterance(networks):
         alone, alone_lengths = graph(Tensor(one), Tensor(lens[row:row + 1]))
         valid = int(out_lengths[row])
         assert valid == int(alone_lengths.asnumpy()[0]) == alone.shape[1]
-        np.testing.assert_allclose(probs[row, :valid], alone.asnumpy()[0], rtol=0, atol=1e-5)
+        # fp32 rounding only (which oneDNN conv kernel runs depends on what the process ran first); padding
+        # leaking into an utterance moves probabilities by orders of magnitude more
+        np.testing.assert_allclose(probs[row, :valid], alone.asnumpy()[0], rtol=0, atol=3e-5)
 
 
 @pytest.mark.parametrize("exported", ["tanh"], indirect=True)

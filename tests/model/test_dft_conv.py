@@ -66,6 +66,18 @@ def test_dynamic_batch_and_time_axis():
                              rng)
 
 
+def test_only_the_auto_conv2_becomes_direct_in_a_dynamic_graph():
+    """conv_impl auto: conv2 as Conv2D under a dynamic axis (memory); dft keeps the DFT; conv1 stays banded."""
+    from src.model.deepspeech2 import DeepSpeechModel
+    from src.model.shapes import declare_dynamic_time
+
+    for impl, direct in (("auto", True), ("dft", False)):
+        model = DeepSpeechModel(hidden_size=8, hidden_layers=1, conv_impl=impl)
+        assert not model.conv.conv2.direct
+        declare_dynamic_time(model, 2, 161)
+        assert model.conv.conv2.direct is direct and not hasattr(model.conv.conv1, "direct")
+
+
 def test_a_dynamic_mindir_of_it_takes_every_batch_and_length(tmp_path):
     rng = np.random.default_rng(7)
     assert_dynamic_mindir_is_the_conv(*_ds2_conv2_pair(rng), [(1, 32, 81, 37), (3, 32, 81, 70), (2, 32, 81, 1)],
