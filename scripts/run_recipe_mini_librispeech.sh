@@ -23,8 +23,9 @@
 #             SPEAKERS_FILE (MINI_LIBRI's SPEAKERS.TXT), MIN_DURATION (1), MAX_DURATION (20)
 #   split     VAL_SPEAKERS (4), SPLIT_SEED (0), or VAL_SPEAKER_IDS (e.g. 1898,5789; overrides both)
 #   training  MODEL_SIZE (small), ACTIVATION (hardtanh), RNN_BATCH_NORM (true), BATCH (4), PAD_MULTIPLE (512),
-#             EPOCHS (12), LR (1e-3), LR_SCHEDULE (cosine), WARMUP_STEPS (100), KEEP_CHECKPOINTS (3),
-#             LOG_INTERVAL (20), SEED (1), TRAIN_ARGS (more train.py flags, e.g. "--spec_augment true")
+#             EPOCHS (14), LR (1e-3), LR_SCHEDULE (cosine), WARMUP_STEPS (100), KEEP_CHECKPOINTS (3),
+#             LOG_INTERVAL (20), SEED (1), SORTAGRAD (true), SPEC_AUGMENT (true), SPEED_PERTURB (true: speed
+#             and gain), TRAIN_ARGS (more train.py flags, e.g. "--vtlp true"); docs/accuracy.md measures them
 #   decoding  EVAL_BATCH (BATCH), LM_ORDER (3), BEAM_WIDTH (128), LM_WORKERS (2), TUNE_STEPS (5),
 #             ALPHA_RANGE ("0 3"), BETA_RANGE ("0 3")
 #   fine-tune FSDD (../shared/data/fsdd), FT_EPOCHS (8), FT_LR (5e-4), FT_BATCH (16), FT_AUGMENT (true: speed
@@ -54,13 +55,16 @@ ACTIVATION=${ACTIVATION:-hardtanh}
 RNN_BATCH_NORM=${RNN_BATCH_NORM:-true}
 BATCH=${BATCH:-4}
 PAD_MULTIPLE=${PAD_MULTIPLE:-512}
-EPOCHS=${EPOCHS:-12}
+EPOCHS=${EPOCHS:-14}
 LR=${LR:-1e-3}
 LR_SCHEDULE=${LR_SCHEDULE:-cosine}
 WARMUP_STEPS=${WARMUP_STEPS:-100}
 KEEP_CHECKPOINTS=${KEEP_CHECKPOINTS:-3}
 LOG_INTERVAL=${LOG_INTERVAL:-20}
 SEED=${SEED:-1}
+SORTAGRAD=${SORTAGRAD:-true}
+SPEC_AUGMENT=${SPEC_AUGMENT:-true}
+SPEED_PERTURB=${SPEED_PERTURB:-true}
 read -r -a TRAIN_EXTRA <<< "${TRAIN_ARGS:-}"
 EVAL_BATCH=${EVAL_BATCH:-$BATCH}
 LM_ORDER=${LM_ORDER:-3}
@@ -158,7 +162,8 @@ TRAIN_CMD=(python train.py --device_target CPU --train_manifest "$SPLIT/train_ma
            --rnn_batch_norm "$RNN_BATCH_NORM" --batch_size "$BATCH" --pad_multiple "$PAD_MULTIPLE" --epochs "$EPOCHS"
            --learning_rate "$LR" --lr_schedule "$LR_SCHEDULE" --warmup_steps "$WARMUP_STEPS"
            --feature_cache_dir "$OUT/cache" --keep_checkpoint_max "$KEEP_CHECKPOINTS" --log_interval "$LOG_INTERVAL"
-           --seed "$SEED" --ckpt_path "$CKPT_DIR" --resume auto "${TRAIN_EXTRA[@]}")
+           --seed "$SEED" --sortagrad "$SORTAGRAD" --spec_augment "$SPEC_AUGMENT"
+           --speed_volume_perturb "$SPEED_PERTURB" --ckpt_path "$CKPT_DIR" --resume auto "${TRAIN_EXTRA[@]}")
 if stage 3 "train a '$MODEL_SIZE' model for $EPOCHS epoch(s) on the CPU, validating on the held-out speakers"; then
     # train.done holds the command that finished: the same command again is skipped, another one resumes
     if [ "$(cat "$OUT/train.done" 2>/dev/null)" != "$(printf '%q ' "${TRAIN_CMD[@]}")" ] \

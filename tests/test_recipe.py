@@ -18,7 +18,7 @@ TINY = {"MODEL_SIZE": "tiny", "EPOCHS": "1", "BATCH": "4", "PAD_MULTIPLE": "64",
 
 
 def recipe(*args, **env):
-    return subprocess.run(["bash", SCRIPT, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    return subprocess.run(["bash", SCRIPT, *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **env})
 
 
@@ -64,6 +64,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     assert not {e.wav_path for e in read_manifest(str(out / "fsdd_finetune" / "data" / "fsdd_train_manifest.csv"))
                 if "george" in os.path.basename(e.wav_path)}
     assert '"saved_output": "' + str(out / "eval" / "val_output.bin") in (out / "eval" / "tune.json").read_text()
+    assert "--sortagrad true --spec_augment true --speed_volume_perturb true" in results  # the measured defaults
     assert "--resume auto" in results and "--val_manifest " + str(out / "split" / "val_manifest.csv") in results
     assert results in first.stdout and "epoch(s) in " in results
     # the LM knows only the training speakers' words
