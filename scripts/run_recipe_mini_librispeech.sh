@@ -28,7 +28,7 @@
 #             and gain), TRAIN_ARGS (more train.py flags, e.g. "--vtlp true"); docs/accuracy.md measures them
 #   decoding  EVAL_BATCH (BATCH), LM_ORDER (3), BEAM_WIDTH (128), LM_WORKERS (2), TUNE_STEPS (5),
 #             ALPHA_RANGE ("0 3"), BETA_RANGE ("0 3")
-#   fine-tune FSDD (../shared/data/fsdd), FT_EPOCHS (8), FT_LR (5e-4), FT_BATCH (16), FT_AUGMENT (true: speed
+#   fine-tune FSDD (../shared/data/fsdd), FT_EPOCHS (24: 12 min), FT_LR (5e-4), FT_BATCH (16), FT_AUGMENT (true: speed
 #             perturbation + VTLP), FT_TEST_SPEAKER (george), FT_LIMIT (all: recordings per speaker, for quick runs)
 #   stages    STAGE (1), STOP_STAGE (9): run only these stages
 set -euo pipefail
@@ -76,7 +76,7 @@ read -r -a BETAS <<< "${BETA_RANGE:-0 3}"
 STAGE=${STAGE:-1}
 STOP_STAGE=${STOP_STAGE:-9}
 FSDD=$(get_real_path "${FSDD:-$DS2_ROOT/../shared/data/fsdd}")
-FT_EPOCHS=${FT_EPOCHS:-8}
+FT_EPOCHS=${FT_EPOCHS:-24}
 FT_LR=${FT_LR:-5e-4}
 FT_BATCH=${FT_BATCH:-16}
 FT_AUGMENT=${FT_AUGMENT:-true}
