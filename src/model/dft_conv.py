@@ -30,7 +30,7 @@ with the direct kernel), so a layer built by ``conv_impl auto`` switches to the 
 weight) in such a graph (:func:`use_direct_conv`); ``conv_impl dft`` keeps the DFT there.
 """
 import math
-from typing import Tuple
+from typing import List, Tuple
 
 import mindspore as ms
 from mindspore import Parameter, nn, ops
@@ -163,11 +163,12 @@ class DFTConv2d(nn.Cell):
         return v.reshape(nk * fp, 2 * c, 2 * o)
 
 
-def use_direct_conv(cell: nn.Cell) -> bool:
-    """Switch the DFTConv2d layers inside ``cell`` that ``conv_impl auto`` built to the direct convolution
-    (same weight), for a graph with a dynamic axis; True if any was switched."""
-    switched = False
-    for _, sub in cell.cells_and_names():
-        if isinstance(sub, DFTConv2d) and sub.direct_when_dynamic:
-            sub.direct = switched = True
-    return switched
+def direct_when_dynamic(cell: nn.Cell) -> List[DFTConv2d]:
+    """The DFTConv2d layers inside ``cell`` that ``conv_impl auto`` built: direct in a graph with a dynamic axis."""
+    return [sub for _, sub in cell.cells_and_names() if isinstance(sub, DFTConv2d) and sub.direct_when_dynamic]
+
+
+def use_direct_conv(cell: nn.Cell) -> None:
+    """Switch those layers (:func:`direct_when_dynamic`) to the direct convolution, same weight."""
+    for layer in direct_when_dynamic(cell):
+        layer.direct = True

@@ -13,7 +13,7 @@ import mindspore as ms
 from mindspore import Tensor, nn
 
 from src.common.cpu_isa import choose_onednn_isa
-from src.model.dft_conv import use_direct_conv
+from src.model.dft_conv import direct_when_dynamic, use_direct_conv
 
 
 def padded_width_range(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> range:
@@ -43,14 +43,21 @@ def declare_dynamic_time(cell: nn.Cell, batch_size: Optional[int], n_bins: int, 
     such a graph (it holds far less memory there, src/model/dft_conv.py), and oneDNN is capped at AVX2
     for it (src/common/cpu_isa.py); ``conv_impl dft`` keeps the DFT.
     """
-    if use_direct_conv(cell):
-        choose_onednn_isa(direct_conv=True, why="conv2 with a dynamic time axis")
+    choose_isa_for_dynamic_time(cell)
+    use_direct_conv(cell)
     inputs = [Tensor(shape=[batch_size, 1, n_bins, None], dtype=ms.float32),
               Tensor(shape=[batch_size], dtype=ms.int32)]
     if label_length:
         inputs += [Tensor(shape=[batch_size, label_length], dtype=ms.int32),
                    Tensor(shape=[batch_size], dtype=ms.float32)]
     cell.set_inputs(*inputs)
+
+
+def choose_isa_for_dynamic_time(cell: nn.Cell, why: str = "conv2 with a dynamic time axis") -> None:
+    """Cap oneDNN at AVX2 if a dynamic-axis graph of ``cell`` will run a direct Conv2D (src/common/cpu_isa.py);
+    call it before anything runs when such a graph comes later (oneDNN fixes its ISA at its first primitive)."""
+    if direct_when_dynamic(cell):
+        choose_onednn_isa(direct_conv=True, why=why)
 
 
 def free_compiled_graphs(cell: nn.Cell) -> None:

@@ -37,7 +37,6 @@ import mindspore as ms
 import numpy as np
 from tqdm import tqdm
 
-from src.common.cpu_isa import choose_onednn_isa
 from src.common.errors import CheckpointError
 from src.common.files import atomic_copy
 from src.common.signals import TrainingInterrupted, stop_requested
@@ -53,7 +52,7 @@ from src.model.checkpoint import (checkpoint_architecture, checkpoint_name, desc
                                   prune_checkpoints, read_meta, save_checkpoint)
 from src.model.checkpoint_formats import GEN_MS16
 from src.model.deepspeech2 import DeepSpeechModel, NetWithLoss, PredictWithSoftmax, build_model, count_parameters
-from src.model.shapes import declare_dynamic_time, padded_widths
+from src.model.shapes import choose_isa_for_dynamic_time, declare_dynamic_time, padded_widths
 from src.training.guard import NonFiniteGuard
 from src.training.lr_schedule import get_lr
 from src.training.memory_budget import Planner, check_memory
@@ -244,8 +243,8 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
         log(f"up to {widths} padded widths > max_static_shapes {data_cfg.max_static_shapes}: dynamic time axis")
     # evaluate()'s rule for validation's time axis, applied now: oneDNN's ISA is fixed once training has run
     val_widths = padded_widths([u.frames for u in data.val_utts], int(data_cfg.pad_multiple))
-    if opts.rank == 0 and val_widths > int(data_cfg.max_static_shapes) and str(model_cfg.conv_impl).lower() == "auto":
-        choose_onednn_isa(direct_conv=True, why="validation (conv2 with a dynamic time axis)")
+    if opts.rank == 0 and val_widths > int(data_cfg.max_static_shapes):
+        choose_isa_for_dynamic_time(network, why="validation (conv2 with a dynamic time axis)")
     # the estimated peak memory (calibrated on the CPU), before anything compiles: a run that cannot fit is
     # refused here, naming the flag that makes it fit
     if ms.get_context("device_target") == "CPU":
