@@ -7,6 +7,7 @@ Average CER y.yyy\\t`` in percent, corpus-level.
 import json
 import pickle
 import time
+from contextlib import nullcontext
 from typing import Callable, Dict, List, Optional, Sequence
 
 from src.common.files import atomic_write
@@ -16,7 +17,7 @@ from src.decoding.greedy import GreedyDecoder
 from src.data.features import SpectParams
 from src.data.labels import Labels
 from src.evaluation.metrics import ErrorRates
-from src.model.shapes import declare_dynamic_time, free_compiled_graphs, padded_widths
+from src.model.shapes import dynamic_time_while, free_compiled_graphs, padded_widths
 
 
 def summary_line(rates: ErrorRates) -> str:
@@ -30,12 +31,19 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
     """Decode every utterance (greedy, or ``decoder``, which the caller opened with ``with build_decoder(...)``
     and closes); returns totals, per-utterance results, and the decoding time with the audio duration
     (for the speed report)."""
-    decoder = decoder or GreedyDecoder(labels)
-    decode_seconds = 0.0
     predictor.set_train(False)
     dynamic = padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes
-    if dynamic:
-        declare_dynamic_time(predictor, batch_size, params.n_bins)
+    with dynamic_time_while(predictor, batch_size, params.n_bins) if dynamic else nullcontext():
+        outcome = _run(predictor, utts, labels, params, batch_size, num_workers, pad_multiple, verbose, printer,
+                       save_output, dynamic, decoder or GreedyDecoder(labels))
+    free_compiled_graphs(predictor)  # nothing left behind for the training that validates with this
+    return outcome
+
+
+def _run(predictor, utts: Sequence[Utterance], labels: Labels, params: SpectParams, batch_size: int,
+         num_workers: int, pad_multiple: int, verbose: bool, printer: Callable[[str], None], save_output: str,
+         dynamic: bool, decoder: Decoder) -> Dict:
+    decode_seconds = 0.0
     batches = make_batches(utts, batch_size, shuffle=False)
     source = BatchSource(utts, batches, params, labels.blank, batch_size, pad_multiple=pad_multiple)
     dataset = create_dataset(source, num_workers)
@@ -65,7 +73,6 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
                 printer(f"Ref: {ref.lower()}")
                 printer(f"Hyp: {hyp.lower()}")
                 printer(f"WER: {wer} CER: {cer}\n")
-    free_compiled_graphs(predictor)  # nothing left behind for the training that validates with this
     if save_output:
         with atomic_write(save_output + ".bin", "wb") as fh:
             pickle.dump(saved, fh)

@@ -30,7 +30,8 @@ with the direct kernel), so a layer built by ``conv_impl auto`` switches to the 
 weight) in such a graph (:func:`use_direct_conv`); ``conv_impl dft`` keeps the DFT there.
 """
 import math
-from typing import List, Tuple
+from contextlib import contextmanager
+from typing import Iterator, List, Tuple
 
 import mindspore as ms
 from mindspore import Parameter, nn, ops
@@ -168,7 +169,25 @@ def direct_when_dynamic(cell: nn.Cell) -> List[DFTConv2d]:
     return [sub for _, sub in cell.cells_and_names() if isinstance(sub, DFTConv2d) and sub.direct_when_dynamic]
 
 
-def use_direct_conv(cell: nn.Cell) -> None:
-    """Switch those layers (:func:`direct_when_dynamic`) to the direct convolution, same weight."""
-    for layer in direct_when_dynamic(cell):
-        layer.direct = True
+def use_direct_conv(cell: nn.Cell, direct: bool = True) -> List[bool]:
+    """Switch those layers (:func:`direct_when_dynamic`) to the direct convolution (or back), same weight;
+    returns their previous settings. Graph mode reads the switch when a graph compiles: graphs already
+    compiled keep the path they were built with."""
+    layers = direct_when_dynamic(cell)
+    before = [layer.direct for layer in layers]
+    for layer in layers:
+        layer.direct = direct
+    return before
+
+
+@contextmanager
+def direct_conv_while(cell: nn.Cell) -> Iterator[None]:
+    """The direct convolution for graphs compiled inside the block only: validation's dynamic graph shares
+    its layers with the training graphs, whose widths compiled later must keep the DFT."""
+    layers = direct_when_dynamic(cell)
+    before = use_direct_conv(cell)
+    try:
+        yield
+    finally:
+        for layer, direct in zip(layers, before):
+            layer.direct = direct

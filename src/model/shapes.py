@@ -7,13 +7,14 @@ data with many widths (LibriSpeech's 1-35 s) would run out of memory, so there t
 declared dynamic with ``Cell.set_inputs``: one graph, bounded memory, ~1.5x slower steps.
 """
 import math
-from typing import Optional, Sequence
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence
 
 import mindspore as ms
 from mindspore import Tensor, nn
 
 from src.common.cpu_isa import choose_onednn_isa
-from src.model.dft_conv import direct_when_dynamic, use_direct_conv
+from src.model.dft_conv import direct_conv_while, direct_when_dynamic, use_direct_conv
 
 
 def padded_width_range(frames: Sequence[int], pad_multiple: int, stretch: float = 1.0) -> range:
@@ -45,6 +46,20 @@ def declare_dynamic_time(cell: nn.Cell, batch_size: Optional[int], n_bins: int, 
     """
     choose_isa_for_dynamic_time(cell)
     use_direct_conv(cell)
+    _dynamic_inputs(cell, batch_size, n_bins, label_length)
+
+
+@contextmanager
+def dynamic_time_while(cell: nn.Cell, batch_size: Optional[int], n_bins: int) -> Iterator[None]:
+    """:func:`declare_dynamic_time` for the graphs ``cell`` compiles inside the block: validation's network
+    shares its conv layers with the training step, whose widths compiled afterwards keep the DFT."""
+    choose_isa_for_dynamic_time(cell)
+    with direct_conv_while(cell):
+        _dynamic_inputs(cell, batch_size, n_bins)
+        yield
+
+
+def _dynamic_inputs(cell: nn.Cell, batch_size: Optional[int], n_bins: int, label_length: int = 0) -> None:
     inputs = [Tensor(shape=[batch_size, 1, n_bins, None], dtype=ms.float32),
               Tensor(shape=[batch_size], dtype=ms.int32)]
     if label_length:

@@ -35,3 +35,18 @@ def test_one_graph_at_a_time_and_none_left_with_the_same_results(tmp_path, monke
     again = evaluation.evaluate(predictor, utts, labels, params, 4, 1, 16, printer=lambda _: None)
     assert [u["hyp"] for u in again["utterances"]] == [u["hyp"] for u in first["utterances"]]
     assert np.isclose(again["rates"].cer, first["rates"].cer)
+
+
+def test_a_dynamic_evaluation_leaves_the_shared_conv_layers_as_training_built_them(tmp_path):
+    """Validation's dynamic graph runs conv2 direct (conv_impl auto), but the layer is shared with the training
+    step: widths that training compiles afterwards must get the DFT again."""
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_device("CPU")
+    labels, params = Labels.load(DEFAULT_LABELS_PATH), SpectParams()
+    utts, _ = load_utterances(fsdd_manifest(str(tmp_path), per_digit=1), labels, params)
+    model = DeepSpeechModel(hidden_size=8, hidden_layers=1, conv_impl="auto")
+    seen = []
+    evaluation.evaluate(PredictWithSoftmax(model), utts[:4], labels, params, 4, 1, 16, verbose=True,
+                        printer=lambda _: seen.append(model.conv.conv2.direct), max_static_shapes=0)
+    assert seen and all(seen)
+    assert model.conv.conv2.direct is False
