@@ -70,6 +70,9 @@ class BandedConv2d(nn.Cell):
         self.weight = Parameter(initializer(weight_init, (out_channels, 1) + self.kernel_size, ms.float32),
                                 name="weight")
         self.selection = Tensor(band_selection(self.kernel_size[0], self.stride[0], rows_per_block))
+        # MatMul, not ops.matmul: the latter's backward transposes the patch (an 8-byte index per element kept
+        # by the CPU Transpose kernel for the graph's lifetime); MatMul's uses transpose flags.
+        self.matmul = ops.MatMul()
 
     def construct(self, x):
         o, blk = self.out_channels, self.rows_per_block
@@ -100,7 +103,7 @@ class BandedConv2d(nn.Cell):
         # Band matrix (B*O, kt*rows): block b's rows hold the kernel shifted down sf*b input rows.
         w = self.weight.reshape(o, kf, kt).transpose(0, 2, 1).reshape(o * kt, kf)
         band = ops.matmul(w, self.selection).reshape(o, kt, blk, rows).transpose(2, 0, 1, 3)
-        y = ops.matmul(band.reshape(blk * o, kt * rows), patch)                  # (B*O, nb*N*To)
+        y = self.matmul(band.reshape(blk * o, kt * rows), patch)                 # (B*O, nb*N*To)
         y = y.reshape(blk, o, nb, x.shape[0], -1).transpose(3, 1, 2, 0, 4)       # (N, O, nb, B, To)
         y = y.reshape(x.shape[0], o, nb * blk, -1)
         return y[:, :, :fo] if nb * blk > fo else y

@@ -82,6 +82,10 @@ class DFTConv2d(nn.Cell):
         self.direct = False
         self.direct_conv = ops.Conv2D(out_channels, self.kernel_size, pad_mode="pad", pad=self.padding,
                                       stride=self.stride)
+        # BatchMatMul, not ops.matmul: the latter's backward transposes both operands, and a CPU Transpose
+        # keeps an 8-byte index per element for the graph's lifetime; BatchMatMul's uses transpose flags.
+        self.channel_mix = ops.BatchMatMul()
+        self.matmul = ops.MatMul()
 
     def construct(self, x):
         if self.direct:
@@ -126,7 +130,7 @@ class DFTConv2d(nn.Cell):
 
         # Per-bin channel mix: (bins, nb*N, 2C) @ (bins, 2C, 2O).
         spec = spec.reshape(nb, nk, 2, fp, n, c).transpose(1, 3, 0, 4, 2, 5).reshape(nk * fp, nb * n, 2 * c)
-        mixed = ops.matmul(spec, self._kernel_spectrum(fp, span, nk))
+        mixed = self.channel_mix(spec, self._kernel_spectrum(fp, span, nk))
         mixed = mixed.reshape(nk, fp, nb, n, 2, o).transpose(2, 0, 4, 1, 3, 5).reshape(nb * nk, 2 * fp, n * o)
 
         # Inverse DFT over frequency at the strided output rows only.
@@ -144,6 +148,12 @@ class DFTConv2d(nn.Cell):
         y = y.reshape(-1, fo, n, o)[:to]
         return y.transpose(2, 3, 1, 0)
 
+    def _table_times(self, table, data):
+        """``table`` (R, K) times each (K, C) matrix of ``data`` (B, K, C) as a BatchMatMul of the broadcast table
+        (no broadcasting on the CPU): for the weight's path, whose backward then needs no Transpose. On the
+        data's path ``ops.matmul`` holds less (measured)."""
+        return self.channel_mix(ops.broadcast_to(table, (data.shape[0],) + table.shape), data)
+
     def _kernel_spectrum(self, fp: int, span: int, nk: int):
         """conj(DFT) of the zero-padded kernel per bin, as (nk*Fp, 2C, 2O) blocks [[Vr, Vi], [-Vi, Vr]]
         so that [Xr | Xi] @ block = [Re | Im] of X * conj(W) (correlation, as nn.Conv2d computes)."""
@@ -151,17 +161,21 @@ class DFTConv2d(nn.Cell):
         o, c, kf, kt = w.shape
         i32 = ms.int32
         ang = _angles(ops.arange(nk, dtype=i32), ops.arange(kt, dtype=i32), span)  # (nk, kt)
-        wt = ops.matmul(w.reshape(o * c * kf, kt), _interleave_rows(ops.cos(ang), ops.sin(ang)).T)
-        wt = wt.reshape(o, c, kf, nk, 2).transpose(3, 4, 2, 1, 0).reshape(nk, 2 * kf, c * o)
+        # Over time first, the weight taps-first (its transpose is the smallest tensor here): rows (bin, re/im).
+        wt = self.matmul(_interleave_rows(ops.cos(ang), ops.sin(ang)), w.transpose(3, 2, 1, 0).reshape(kt, -1))
+        wt = wt.reshape(nk, 2 * kf, c * o)
         ang = _angles(ops.arange(fp, dtype=i32), ops.arange(kf, dtype=i32), fp)    # (Fp, kf)
         cos, sin = ops.cos(ang), ops.sin(ang)
         # Rows: [Vr; Vi] for the top block row, [-Vi; Vr] for the bottom one.
         blocks = ops.concat((_complex_block(cos, sin, 1.0),
                              ops.concat((ops.concat((-sin, -cos), axis=1), ops.concat((cos, -sin), axis=1)), axis=0)),
                             axis=0)                                               # (4Fp, 2kf)
-        v = ops.matmul(blocks, wt)                                                # (nk, 4Fp, C*O)
-        v = v.reshape(nk, 2, 2, fp, c, o).transpose(0, 3, 1, 4, 2, 5)             # (nk, Fp, in, C, out, O)
-        return v.reshape(nk * fp, 2 * c, 2 * o)
+        v = self._table_times(blocks, wt)                                        # (nk, 4Fp, C*O): 4 quadrants
+        # The (Fp, in, C, out, O) blocks by slicing and concatenation: as a Transpose this is the largest
+        # index table of the layer (and again in its backward pass), whatever the batch.
+        quads = [v[:, i * fp:(i + 1) * fp].reshape(nk, fp, c, 1, o) for i in range(4)]
+        rows = [ops.concat((quads[2 * i], quads[2 * i + 1]), axis=3).expand_dims(2) for i in range(2)]
+        return ops.concat(rows, axis=2).reshape(nk * fp, 2 * c, 2 * o)
 
 
 def direct_when_dynamic(cell: nn.Cell) -> List[DFTConv2d]:
