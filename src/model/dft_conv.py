@@ -148,12 +148,6 @@ class DFTConv2d(nn.Cell):
         y = y.reshape(-1, fo, n, o)[:to]
         return y.transpose(2, 3, 1, 0)
 
-    def _table_times(self, table, data):
-        """``table`` (R, K) times each (K, C) matrix of ``data`` (B, K, C) as a BatchMatMul of the broadcast table
-        (no broadcasting on the CPU): for the weight's path, whose backward then needs no Transpose. On the
-        data's path ``ops.matmul`` holds less (measured)."""
-        return self.channel_mix(ops.broadcast_to(table, (data.shape[0],) + table.shape), data)
-
     def _kernel_spectrum(self, fp: int, span: int, nk: int):
         """conj(DFT) of the zero-padded kernel per bin, as (nk*Fp, 2C, 2O) blocks [[Vr, Vi], [-Vi, Vr]]
         so that [Xr | Xi] @ block = [Re | Im] of X * conj(W) (correlation, as nn.Conv2d computes)."""
@@ -170,7 +164,9 @@ class DFTConv2d(nn.Cell):
         blocks = ops.concat((_complex_block(cos, sin, 1.0),
                              ops.concat((ops.concat((-sin, -cos), axis=1), ops.concat((cos, -sin), axis=1)), axis=0)),
                             axis=0)                                               # (4Fp, 2kf)
-        v = self._table_times(blocks, wt)                                        # (nk, 4Fp, C*O): 4 quadrants
+        # A BatchMatMul of the broadcast (small) table: its backward needs no Transpose of wt (ops.matmul's
+        # would; on the data's path, with no gradient for the table, ops.matmul measured less memory).
+        v = self.channel_mix(ops.broadcast_to(blocks, (nk,) + blocks.shape), wt)  # (nk, 4Fp, C*O): quadrants
         # The (Fp, in, C, out, O) blocks by slicing and concatenation: as a Transpose this is the largest
         # index table of the layer (and again in its backward pass), whatever the batch.
         quads = [v[:, i * fp:(i + 1) * fp].reshape(nk, fp, c, 1, o) for i in range(4)]
@@ -183,14 +179,14 @@ def direct_when_dynamic(cell: nn.Cell) -> List[DFTConv2d]:
     return [sub for _, sub in cell.cells_and_names() if isinstance(sub, DFTConv2d) and sub.direct_when_dynamic]
 
 
-def use_direct_conv(cell: nn.Cell, direct: bool = True) -> List[bool]:
-    """Switch those layers (:func:`direct_when_dynamic`) to the direct convolution (or back), same weight;
-    returns their previous settings. Graph mode reads the switch when a graph compiles: graphs already
-    compiled keep the path they were built with."""
+def use_direct_conv(cell: nn.Cell) -> List[bool]:
+    """Switch those layers (:func:`direct_when_dynamic`) to the direct convolution, same weight; returns their
+    previous settings. Graph mode reads the switch when a graph compiles: graphs already compiled keep the
+    path they were built with."""
     layers = direct_when_dynamic(cell)
     before = [layer.direct for layer in layers]
     for layer in layers:
-        layer.direct = direct
+        layer.direct = True
     return before
 
 
