@@ -10,6 +10,7 @@ Usage (from the project root, with the venv active; PyTorch from requirements-be
     python -m benchmarks.bench_speed            # full + small model, train + inference
     python -m benchmarks.bench_speed --torch_padded --steps 3 --warmup 1   # the table in docs/speed.md
     python -m benchmarks.bench_speed --quick    # fewer steps
+    python -m benchmarks.bench_speed --padded_only --steps 3 --warmup 1 --no_pipeline   # against padded PyTorch only
     python -m benchmarks.bench_speed --cases small --steps 3
     python -m benchmarks.bench_speed --cases --shape small:4x2048 --activation hardtanh --rnn_batch_norm
                                                 # a real-speech shape (batch 4 x 2048 frames) instead
@@ -341,6 +342,8 @@ def build_parser(description: str = __doc__.split("\n")[0], comparison: bool = T
     if comparison:
         parser.add_argument("--torch_padded", action="store_true",
                             help="also time PyTorch with unpacked LSTMs (faster, not length-correct)")
+        parser.add_argument("--padded_only", action="store_true",
+                            help="PyTorch with unpacked LSTMs only (the packed side is ~10x slower on the full model)")
         parser.add_argument("--no_inference", action="store_true")
         parser.add_argument("--no_pipeline", action="store_true")
         parser.add_argument("--profile", action="store_true",
@@ -376,6 +379,8 @@ def main(argv=None) -> None:
     train_medians = {}
     mindspore_isa = None  # the cap MindSpore's oneDNN runs under, read when it first ran
     torch_variants = {"PyTorch": True, "PyTorch padded": False} if args.torch_padded else {"PyTorch": True}
+    if args.padded_only:
+        torch_variants = {"PyTorch padded": False}
     for case in args.case_list:
         name = case.name
         cfg = model_config(case, args)
