@@ -72,16 +72,24 @@ def pynative():
 
 
 def issued_matmul_flops(layer, x: np.ndarray, monkeypatch) -> float:
-    """Forward FLOPs of every ``ops.matmul`` the layer calls (broadcast batch dims included)."""
+    """Forward FLOPs of every MatMul the layer issues: ``ops.matmul`` calls and its own MatMul/BatchMatMul
+    primitives (broadcast batch dims included)."""
     seen = []
-    real = ops.matmul
 
-    def counting(a, b):
-        batch = math.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
-        seen.append(2.0 * batch * a.shape[-2] * a.shape[-1] * b.shape[-1])
-        return real(a, b)
+    def counted(real, transpose_b=False):
+        def call(a, b):
+            k_b, n_b = (b.shape[-1], b.shape[-2]) if transpose_b else (b.shape[-2], b.shape[-1])
+            assert a.shape[-1] == k_b
+            batch = math.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+            seen.append(2.0 * batch * a.shape[-2] * a.shape[-1] * n_b)
+            return real(a, b)
+        return call
 
-    monkeypatch.setattr(ops, "matmul", counting)
+    monkeypatch.setattr(ops, "matmul", counted(ops.matmul))
+    for name, prim in list(vars(layer).items()) + list(getattr(layer, "_primitives", {}).items()):
+        if isinstance(prim, (ops.MatMul, ops.BatchMatMul)):
+            assert not prim.transpose_a
+            monkeypatch.setattr(layer, name, counted(prim, prim.transpose_b))
     layer(Tensor(x))
     return sum(seen)
 
