@@ -2,7 +2,9 @@
 # Real speech, one command: DeepSpeech2 trained on the CPU on Mini LibriSpeech's train-clean-5 (18 speakers,
 # 3.5 h), scored on speakers held out of training and on the 50 test-other utterances of 5 other speakers.
 #   stage 1  prepare: librispeech.py converts train-clean-5 (1-20 s kept: all of it) and the sample's test-other
-#   stage 2  split by speaker: VAL_SPEAKERS validation speakers, half F and half M (SPEAKERS.TXT)
+#   stage 2  split by speaker: VAL_SPEAKERS validation speakers, half F and half M (SPEAKERS.TXT); with
+#            TTS_SENTENCES > 0, that many synthetic utterances of the training transcripts (the TTS voices of
+#            src/prep/tts_corpus.py) join the training set
 #   stage 3  train; validation every epoch on the held-out speakers keeps checkpoint/DeepSpeech-best.ckpt
 #   stage 4  greedy evaluation on the validation speakers (network outputs saved) and on test-other
 #   stage 5  a 3-gram LM from the training transcripts only
@@ -21,7 +23,8 @@
 # Environment (default):
 #   data      MINI_LIBRI (../shared/data/mini-librispeech), LIBRI_SAMPLE (../shared/data/librispeech-sample),
 #             SPEAKERS_FILE (MINI_LIBRI's SPEAKERS.TXT), MIN_DURATION (1), MAX_DURATION (20)
-#   split     VAL_SPEAKERS (4), SPLIT_SEED (0), or VAL_SPEAKER_IDS (e.g. 1898,5789; overrides both)
+#   split     VAL_SPEAKERS (4), SPLIT_SEED (0), or VAL_SPEAKER_IDS (e.g. 1898,5789; overrides both),
+#             TTS_SENTENCES (0: none; e.g. 800 for each training sentence about once, ~5 min to synthesise)
 #   training  MODEL_SIZE (small), ACTIVATION (hardtanh), RNN_BATCH_NORM (true), BATCH (4), PAD_MULTIPLE (512),
 #             EPOCHS (14), LR (1e-3), LR_SCHEDULE (cosine), WARMUP_STEPS (100), KEEP_CHECKPOINTS (3),
 #             LOG_INTERVAL (20), SEED (1), SORTAGRAD (true), SPEC_AUGMENT (true), SPEED_PERTURB (true: speed
@@ -49,6 +52,7 @@ MIN_DURATION=${MIN_DURATION:-1}
 MAX_DURATION=${MAX_DURATION:-20}  # the longest train-clean-5 utterance is 17.3 s; 15 would drop 35 % of it
 VAL_SPEAKERS=${VAL_SPEAKERS:-4}
 SPLIT_SEED=${SPLIT_SEED:-0}
+TTS_SENTENCES=${TTS_SENTENCES:-0}
 VAL_SPEAKER_IDS=${VAL_SPEAKER_IDS:-}
 MODEL_SIZE=${MODEL_SIZE:-small}
 ACTIVATION=${ACTIVATION:-hardtanh}
@@ -89,11 +93,14 @@ fail() { echo "error: $*" >&2; exit 2; }
 [ -n "$VAL_SPEAKER_IDS" ] || require_file "$SPEAKERS_FILE" "SPEAKERS_FILE (LibriSpeech's SPEAKERS.TXT: who is F or M)"
 [ "${#ALPHAS[@]}" -eq 2 ] && [ "${#BETAS[@]}" -eq 2 ] || fail "ALPHA_RANGE and BETA_RANGE are 'LOW HIGH'"
 [[ "$STAGE" =~ ^[1-9]$ && "$STOP_STAGE" =~ ^[1-9]$ ]] || fail "STAGE and STOP_STAGE are 1..9"
+[[ "$TTS_SENTENCES" =~ ^[0-9]+$ ]] || fail "TTS_SENTENCES is a number of utterances, got '$TTS_SENTENCES'"
 
 DATA=$OUT/data
 TRAIN_ALL=$DATA/libri_train_manifest.csv
 TEST=$DATA/libri_test_other_manifest.csv
 SPLIT=$OUT/split
+TRAIN=$SPLIT/train_manifest.csv  # the real training speakers; with TTS_SENTENCES, training also hears TTS voices
+[ "$TTS_SENTENCES" -eq 0 ] || TRAIN=$SPLIT/train_tts${TTS_SENTENCES}_manifest.csv
 CKPT_DIR=$OUT/checkpoint
 BEST=$CKPT_DIR/DeepSpeech-best.ckpt
 EVAL=$OUT/eval
@@ -155,9 +162,14 @@ if stage 2 "split the training speakers: ${VAL_SPEAKER_IDS:-$VAL_SPEAKERS balanc
     if needed "$SPLIT/val_manifest.csv" "$TRAIN_ALL"; then  # written after train_manifest.csv
         run split python -m src.prep.speaker_split --manifest "$TRAIN_ALL" --out "$SPLIT" "${which[@]}"
     fi
+    if [ "$TTS_SENTENCES" -gt 0 ] && needed "$TRAIN" "$SPLIT/train_manifest.csv"; then
+        run tts python -m src.prep.tts_corpus --target_dir "$OUT/tts" --n_train "$TTS_SENTENCES" --n_test 1 \
+            --texts_from "$SPLIT/train_manifest.csv" --join "$SPLIT/train_manifest.csv" --joined_manifest "$TRAIN" \
+            --max_duration "$MAX_DURATION"
+    fi
 fi
 
-TRAIN_CMD=(python train.py --device_target CPU --train_manifest "$SPLIT/train_manifest.csv"
+TRAIN_CMD=(python train.py --device_target CPU --train_manifest "$TRAIN"
            --val_manifest "$SPLIT/val_manifest.csv" --model_size "$MODEL_SIZE" --activation "$ACTIVATION"
            --rnn_batch_norm "$RNN_BATCH_NORM" --batch_size "$BATCH" --pad_multiple "$PAD_MULTIPLE" --epochs "$EPOCHS"
            --learning_rate "$LR" --lr_schedule "$LR_SCHEDULE" --warmup_steps "$WARMUP_STEPS"
@@ -167,7 +179,7 @@ TRAIN_CMD=(python train.py --device_target CPU --train_manifest "$SPLIT/train_ma
 if stage 3 "train a '$MODEL_SIZE' model for $EPOCHS epoch(s) on the CPU, validating on the held-out speakers"; then
     # train.done holds the command that finished: the same command again is skipped, another one resumes
     if [ "$(cat "$OUT/train.done" 2>/dev/null)" != "$(printf '%q ' "${TRAIN_CMD[@]}")" ] \
-            || needed "$OUT/train.done" "$SPLIT/train_manifest.csv" "$SPLIT/val_manifest.csv"; then
+            || needed "$OUT/train.done" "$TRAIN" "$SPLIT/val_manifest.csv"; then
         rm -f "$OUT/train.done"
         run train "${TRAIN_CMD[@]}"
         require_file "$BEST" "the best checkpoint (train.py validates every epoch)"
@@ -272,7 +284,7 @@ from src.tools.plot_runs import training_minutes
 from src.training.run_log import read_records
 
 out, root, speakers_file, ft_speaker, ft_epochs = sys.argv[1:]
-STEPS = ("prepare_train", "prepare_test", "split", "train", "greedy_val", "greedy_test_other", "lm", "tune",
+STEPS = ("prepare_train", "prepare_test", "split", "tts", "train", "greedy_val", "greedy_test_other", "lm", "tune",
          "beam_val", "beam_test_other", "plots", "fsdd_prepare", "fsdd_finetune", "fsdd_eval", "fsdd_lm",
          "fsdd_beam_eval")
 

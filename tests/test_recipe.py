@@ -14,7 +14,7 @@ from tests.prep.test_speaker_split import MINI, libri_subset
 SCRIPT = os.path.join(ROOT, "scripts", "run_recipe_mini_librispeech.sh")
 TINY = {"MODEL_SIZE": "tiny", "EPOCHS": "1", "BATCH": "4", "PAD_MULTIPLE": "64", "LOG_INTERVAL": "1",
         "WARMUP_STEPS": "0", "VAL_SPEAKERS": "2", "MAX_DURATION": "8", "BEAM_WIDTH": "8", "TUNE_STEPS": "2",
-        "LM_WORKERS": "1", "FT_EPOCHS": "1", "FT_LIMIT": "10"}
+        "LM_WORKERS": "1", "FT_EPOCHS": "1", "FT_LIMIT": "10", "TTS_SENTENCES": "3"}
 
 
 def recipe(*args, **env):
@@ -37,6 +37,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-3000:]
     assert [int(n) for n in re.findall(r"^stage (\d): ", first.stdout, re.M)] == list(range(1, 10))
     for path in ("data/libri_train_manifest.csv", "data/libri_test_other_manifest.csv", "split/train_manifest.csv",
+                 "split/train_tts3_manifest.csv",
                  "split/val_manifest.csv", "checkpoint/DeepSpeech-best.ckpt", "checkpoint/run/metrics.jsonl",
                  "eval/greedy_val.json", "eval/val_output.bin", "eval/greedy_test_other.json", "lm/train_3gram.arpa",
                  "eval/tune.json", "eval/beam_val.json", "eval/beam_test_other.json", "plots/overview.png",
@@ -65,6 +66,13 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
                 if "george" in os.path.basename(e.wav_path)}
     assert '"saved_output": "' + str(out / "eval" / "val_output.bin") in (out / "eval" / "tune.json").read_text()
     assert "--sortagrad true --spec_augment true --speed_volume_perturb true" in results  # the measured defaults
+    # training heard the real training speakers and 3 TTS utterances of their sentences (max 8 s: some may be left out)
+    real, trained = (read_manifest(str(out / "split" / p)) for p in ("train_manifest.csv", "train_tts3_manifest.csv"))
+    synthetic = [e for e in trained if os.path.dirname(e.wav_path) == str(out / "tts" / "tts_train" / "wav")]
+    assert {e.wav_path for e in real} | {e.wav_path for e in synthetic} == {e.wav_path for e in trained}
+    said = lambda entries: {" ".join(open(e.txt_path, encoding="utf-8").read().split()) for e in entries}  # noqa: E731
+    assert synthetic and said(synthetic) <= said(real)
+    assert "--train_manifest " + str(out / "split" / "train_tts3_manifest.csv") in results
     assert "--resume auto" in results and "--val_manifest " + str(out / "split" / "val_manifest.csv") in results
     assert results in first.stdout and "epoch(s) in " in results
     # the LM knows only the training speakers' words
@@ -77,7 +85,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     logs = {p: open(p).read() for p in glob.glob(str(out / "logs" / "*.log"))}
     second = recipe(str(out), **env)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-3000:]
-    assert second.stdout.count("is up to date, skipped") == 16 and "log: " not in second.stdout  # no step ran
+    assert second.stdout.count("is up to date, skipped") == 17 and "log: " not in second.stdout  # no step ran
     assert {p: open(p).read() for p in glob.glob(str(out / "logs" / "*.log"))} == logs
     assert (out / "results.md").read_text() == results
 

@@ -18,6 +18,7 @@ import soundfile
 
 from src.common.errors import PrepError
 from src.common.files import atomic_path, atomic_write_text, remove_stale_temps
+from src.data.manifest import read_manifest
 
 SAMPLE_RATE = 16000
 
@@ -110,6 +111,17 @@ def write_csv_manifest(path: str, pairs: Iterable[Tuple[str, str]],
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write_text(path, "".join(f"{wav},{txt}\n" for _, wav, txt in rows))
     return len(rows)
+
+
+def join_manifests(path: str, manifests: Sequence[str], max_seconds: Optional[float] = None) -> int:
+    """Write one CSV manifest holding the utterances of ``manifests`` (those up to ``max_seconds``
+    long, when given), shortest first; returns its number of lines."""
+    durations = {}
+    for manifest in manifests:
+        for entry in read_manifest(manifest):
+            durations[(entry.wav_path, entry.txt_path)] = wav_duration(entry.wav_path)
+    kept = [pair for pair, seconds in durations.items() if max_seconds is None or seconds <= max_seconds]
+    return write_csv_manifest(path, kept, {wav: durations[(wav, txt)] for wav, txt in kept})
 
 
 def pair_jobs(split_dir: str, utterances: Iterable[Tuple[str, str, str]]) -> List[Tuple[str, str, str, str]]:

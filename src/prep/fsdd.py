@@ -20,8 +20,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from src.common.errors import run_main
 from src.data.manifest import read_manifest
-from src.prep.common import (PrepError, convert_pair, convert_split, log, pair_jobs, require_dir, require_tool,
-                             write_csv_manifest)
+from src.prep.common import (PrepError, convert_pair, convert_split, join_manifests, log, pair_jobs, require_dir,
+                             require_tool)
 from src.prep.tts_corpus import build_tts_corpus
 
 FSDD_RATE = 8000
@@ -110,9 +110,8 @@ def add_tts(target_dir: str, train_manifest: str, n_utterances: int, workers: in
     count, done, hours = convert_split(band_limit, pair_jobs(band_dir, jobs), workers, limited, "tts_8k")
     log(f"tts at FSDD's bandwidth: {count} utterances ({hours:.2f} h), {done} (re)done -> {limited}")
     combined = os.path.join(target_dir, "fsdd_tts_train_manifest.csv")
-    pairs = [(e.wav_path, e.txt_path) for path in (train_manifest, limited) for e in read_manifest(path)]
-    write_csv_manifest(combined, pairs)
-    log(f"fsdd + tts training manifest: {len(pairs)} utterances -> {combined}")
+    count = join_manifests(combined, [train_manifest, limited])
+    log(f"fsdd + tts training manifest: {count} utterances -> {combined}")
     return combined
 
 

@@ -1,6 +1,8 @@
-"""An offline synthetic spoken-digit corpus for the default demo job, made with local TTS engines.
+"""An offline synthetic spoken corpus made with local TTS engines: digits for the default demo job,
+or given sentences (``--texts_from MANIFEST``: the training transcripts spoken by many voices).
 
-Utterances are 1-4 digit words (ZERO ... NINE; "OH" is not used) spoken by many voices, with
+Utterances are 1-4 digit words (ZERO ... NINE; "OH" is not used), or the given sentences in a
+seeded order (each said once before any is said again), spoken by many voices, with
 random speaking rate, pitch, level and leading/trailing silence. Train and test are split **by
 voice**: no test voice is ever heard in training, so the test score measures generalisation to
 new voices, not memorised recordings.
@@ -37,9 +39,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from src.common.errors import run_main
 from src.common.files import atomic_write_text, remove_quietly, remove_stale_temps, temp_path_for
-from src.prep.common import (PrepError, convert_audio, is_valid_wav, log, parallel_map, require_tool, wav_duration,
-                             write_csv_manifest)
+from src.data.manifest import read_manifest
+from src.prep.common import (PrepError, convert_audio, is_valid_wav, join_manifests, log, parallel_map, require_tool,
+                             wav_duration, write_csv_manifest)
 
+SPEAKABLE = re.compile(r"[A-Z']+( [A-Z']+)*")
 DIGIT_WORDS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 MIN_WORDS, MAX_WORDS = 1, 4
 
@@ -179,8 +183,11 @@ def _draw_params(rng: random.Random, voice: Voice) -> Dict[str, object]:
     return params
 
 
-def plan_corpus(voices: Dict[str, List[Voice]], n_train: int, n_test: int, seed: int = 0) -> Dict[str, List[Utterance]]:
+def plan_corpus(voices: Dict[str, List[Voice]], n_train: int, n_test: int, seed: int = 0,
+                texts: Optional[Sequence[str]] = None) -> Dict[str, List[Utterance]]:
     """The utterances to synthesise (voice, text, prosody), a pure function of its arguments.
+
+    ``texts``: the sentences to say instead of random digit strings, cycled in a seeded order.
 
     The id ends with a hash of its content, so a different seed or voice set never reuses a file
     made for another plan.
@@ -192,10 +199,14 @@ def plan_corpus(voices: Dict[str, List[Voice]], n_train: int, n_test: int, seed:
         for voice in voices[split]:
             by_engine.setdefault(voice.engine, []).append(voice)
         engines = sorted(by_engine)
+        order = rng.sample(range(len(texts)), len(texts)) if texts else []
         utterances = []
         for i in range(count):
             voice = rng.choice(by_engine[rng.choice(engines)])
-            text = " ".join(rng.choice(DIGIT_WORDS) for _ in range(rng.randint(MIN_WORDS, MAX_WORDS)))
+            if texts:
+                text = texts[order[i % len(order)]]
+            else:
+                text = " ".join(rng.choice(DIGIT_WORDS) for _ in range(rng.randint(MIN_WORDS, MAX_WORDS)))
             params = _draw_params(rng, voice)
             digest = hashlib.sha1(json.dumps([voice.id, text, params], sort_keys=True).encode()).hexdigest()[:8]
             utterances.append(Utterance(f"tts_{split}_{i:05d}_{digest}", split, voice, text, tuple(sorted(params.items()))))
@@ -244,7 +255,7 @@ def _synthesise(job: Tuple[Utterance, str, str]) -> Tuple[str, str, float, bool]
 
 
 def build_tts_corpus(target_dir: str, n_train: int = 1500, n_test: int = 200, seed: int = 0,
-                     workers: int = 2) -> Dict[str, str]:
+                     workers: int = 2, texts: Optional[Sequence[str]] = None) -> Dict[str, str]:
     """Synthesise the corpus into ``<target>/tts_{train,test}/{wav,txt}`` and write
     ``<target>/tts_train_manifest.csv`` and ``<target>/tts_test_manifest.csv`` (plus
     ``tts_<split>_meta.tsv``: id, voice, text, prosody, for per-voice error analysis).
@@ -259,7 +270,7 @@ def build_tts_corpus(target_dir: str, n_train: int = 1500, n_test: int = 200, se
     voices = available_voices()
     for split in SPLITS:
         log(f"tts {split} voices ({len(voices[split])}): " + " ".join(v.id for v in voices[split]))
-    plan = plan_corpus(voices, n_train, n_test, seed)
+    plan = plan_corpus(voices, n_train, n_test, seed, texts)
     target_dir = os.path.abspath(target_dir)
     manifests = {}
     for split in SPLITS:
@@ -284,15 +295,48 @@ def build_tts_corpus(target_dir: str, n_train: int = 1500, n_test: int = 200, se
     return manifests
 
 
+def manifest_texts(manifest: str) -> List[str]:
+    """The distinct transcripts of a manifest, in file order, checked to be speakable (letters, ' and spaces)."""
+    texts: List[str] = []
+    for line, entry in enumerate(read_manifest(manifest), 1):
+        with open(entry.txt_path, encoding="utf-8") as handle:
+            text = " ".join(handle.read().split()).upper()
+        if not text or not SPEAKABLE.fullmatch(text):
+            raise PrepError(f"{manifest}, line {line}: transcript {entry.txt_path} is not words of letters and "
+                            f"apostrophes: {text[:60]!r}")
+        if text not in texts:
+            texts.append(text)
+    if not texts:
+        raise PrepError(f"{manifest}: no utterances")
+    return texts
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
-    parser = argparse.ArgumentParser(description="Synthesise an offline spoken-digit corpus (split by TTS voice).")
+    parser = argparse.ArgumentParser(description="Synthesise an offline spoken corpus (split by TTS voice): random "
+                                                 "digit strings, or the transcripts of a manifest (--texts_from).")
     parser.add_argument("--target_dir", required=True)
     parser.add_argument("--n_train", type=int, default=1500)
     parser.add_argument("--n_test", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--texts_from", metavar="MANIFEST",
+                        help="say these transcripts (each once, in a seeded order, before any repeats) instead of digits")
+    parser.add_argument("--join", metavar="MANIFEST",
+                        help="also write --joined_manifest: MANIFEST's utterances plus the synthetic training ones")
+    parser.add_argument("--joined_manifest", metavar="PATH")
+    parser.add_argument("--max_duration", type=float, default=None,
+                        help="seconds: longer utterances are left out of --joined_manifest")
     args = parser.parse_args(argv)
-    return build_tts_corpus(args.target_dir, args.n_train, args.n_test, args.seed, args.workers)
+    if bool(args.join) != bool(args.joined_manifest):
+        raise PrepError("--join and --joined_manifest go together")
+    texts = manifest_texts(args.texts_from) if args.texts_from else None
+    manifests = build_tts_corpus(args.target_dir, args.n_train, args.n_test, args.seed, args.workers, texts)
+    if args.join:
+        count = join_manifests(args.joined_manifest, [args.join, manifests["train"]], args.max_duration)
+        log(f"{args.join} + {args.n_train} synthetic utterances, those up to {args.max_duration or 'any'} s: "
+            f"{count} -> {args.joined_manifest}")
+        manifests["joined"] = args.joined_manifest
+    return manifests
 
 
 if __name__ == "__main__":

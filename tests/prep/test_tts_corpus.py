@@ -5,7 +5,9 @@ import shutil
 
 import pytest
 
-from src.prep.tts_corpus import DIGIT_WORDS, available_voices, build_tts_corpus, plan_corpus
+from src.common.errors import PrepError
+from src.prep.common import wav_duration
+from src.prep.tts_corpus import DIGIT_WORDS, available_voices, build_tts_corpus, main, plan_corpus
 from tests.helpers import manifest_rows, mtime_snapshot
 
 pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") or shutil.which("flite")) or not shutil.which("sox"),
@@ -93,3 +95,50 @@ def test_same_seed_same_bytes(corpus, tmp_path):
     target, _ = corpus
     build_tts_corpus(str(tmp_path), n_train=N_TRAIN, n_test=N_TEST, seed=0)
     assert _digests(str(tmp_path)) == _digests(str(target))
+
+
+SENTENCES = ("HER MOTHER WAS A WOMAN OF USEFUL PLAIN SENSE", "I DON'T KNOW", "THE END")
+
+
+def _sentence_manifest(folder, texts):
+    """A training manifest of these transcripts (lower case); its wavs are empty, only the transcripts are read."""
+    lines = []
+    for i, text in enumerate(texts):
+        wav, txt = folder / f"real_{i}.wav", folder / f"real_{i}.txt"
+        wav.write_bytes(b"")
+        txt.write_text(text.lower() + "\n")
+        lines.append(f"{wav},{txt}\n")
+    manifest = folder / "train_manifest.csv"
+    manifest.write_text("".join(lines))
+    return manifest
+
+
+def test_plan_of_sentences_says_each_once_before_any_repeats():
+    voices = available_voices()
+    plan = plan_corpus(voices, 7, 1, seed=3, texts=SENTENCES)["train"]
+    said = [u.text for u in plan]
+    assert sorted(said[:3]) == sorted(SENTENCES) and sorted(said[3:6]) == sorted(SENTENCES) and said[6] in SENTENCES
+    assert plan == plan_corpus(voices, 7, 1, seed=3, texts=SENTENCES)["train"]
+
+
+def test_texts_from_a_manifest_spoken_and_joined_within_the_duration_limit(corpus, tmp_path):
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    _, digit_manifests = corpus  # real utterances: the digit corpus' test side stands in for recordings
+    joined = tmp_path / "train_plus_tts.csv"
+    manifests = main(["--target_dir", str(tmp_path / "tts"), "--n_train", "4", "--n_test", "1",
+                      "--texts_from", str(_sentence_manifest(real_dir, SENTENCES)),
+                      "--join", digit_manifests["test"], "--joined_manifest", str(joined), "--max_duration", "2.5"])
+    synthetic = manifest_rows(manifests["train"])
+    texts = [open(txt).read().strip() for _, txt in synthetic]
+    assert len(texts) == 4 and set(texts) == set(SENTENCES)  # upper case, as transcripts are
+    rows = {tuple(r) for r in manifest_rows(str(joined), max_seconds=2.5)}
+    real = {tuple(r) for r in manifest_rows(digit_manifests["test"])}
+    short = {tuple(r) for r in synthetic if wav_duration(r[0]) <= 2.5}
+    assert rows == real | short  # the real ones are all short digit strings
+    assert 0 < len(short) < 4  # "THE END" fits, the 9-word sentence does not
+def test_texts_from_refuses_an_unspeakable_transcript_naming_its_line(tmp_path):
+    manifest = _sentence_manifest(tmp_path, ["FINE", "NO DIGITS 42 HERE"])
+    with pytest.raises(PrepError, match=r"train_manifest.csv, line 2: .*real_1.txt.*NO DIGITS 42"):
+        main(["--target_dir", str(tmp_path / "tts"), "--texts_from", str(manifest)])
+    assert not (tmp_path / "tts").exists()
