@@ -94,7 +94,7 @@ def dft_conv(spec: ConvSpec, batch: int, freq: int, frames: int, input_grad: boo
             + matmul(2 * fo, 2 * fp, n * o, 1, batch=nb * nk)              # inverse DFT over frequency
             + matmul(time_block, 2 * nk, fo * n * o, 1, batch=nb)          # inverse DFT over time
             + matmul(o * c * kf, kt, 2 * nk, 1)                            # kernel spectrum: time
-            + matmul(4 * fp, 2 * kf, c * o, 1, batch=nk))                  # kernel spectrum: frequency
+            + matmul(2 * fp, 2 * kf, c * o, 1, batch=nk))                  # kernel spectrum: frequency (re, im)
 
 
 def conv(spec: ConvSpec, batch: int, freq: int, frames: int, input_grad: bool, form: str,

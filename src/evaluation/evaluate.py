@@ -24,6 +24,12 @@ def summary_line(rates: ErrorRates) -> str:
     return f"Test Summary \tAverage WER {rates.wer:.3f}\tAverage CER {rates.cer:.3f}\t"
 
 
+def needs_dynamic_time(utts: Sequence[Utterance], pad_multiple: int, max_static_shapes: int) -> bool:
+    """Whether evaluation runs these utterances through one graph with a dynamic time axis (more padded
+    widths than ``max_static_shapes``) rather than one graph per width; the trainer asks before validating."""
+    return padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes
+
+
 def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: SpectParams, batch_size: int,
              num_workers: int = 1, pad_multiple: int = 64, verbose: bool = False,
              printer: Callable[[str], None] = print, save_output: str = "", max_static_shapes: int = 8,
@@ -32,7 +38,7 @@ def evaluate(predictor, utts: Sequence[Utterance], labels: Labels, params: Spect
     and closes); returns totals, per-utterance results, and the decoding time with the audio duration
     (for the speed report)."""
     predictor.set_train(False)
-    dynamic = padded_widths([u.frames for u in utts], pad_multiple) > max_static_shapes
+    dynamic = needs_dynamic_time(utts, pad_multiple, max_static_shapes)
     with dynamic_time_while(predictor, batch_size, params.n_bins) if dynamic else nullcontext():
         outcome = _run(predictor, utts, labels, params, batch_size, num_workers, pad_multiple, verbose, printer,
                        save_output, dynamic, decoder or GreedyDecoder(labels))

@@ -17,8 +17,9 @@ Exactness: the same linear map as ``nn.Conv2d`` (cross-correlation, zero padding
 summed in another order; results agree to fp32 rounding. The weight is the same
 ``(out, in, kh, kw)`` Parameter, so checkpoints are interchangeable with the direct layer.
 Deterministic: blocks are cut with reshapes, slices and concatenation (the backward passes of a
-gather and of ``ops.pad`` are not deterministic on the CPU), so a resumed run retraces an
-uninterrupted one bit for bit.
+gather with repeated indices and of ``ops.pad`` are not deterministic on the CPU; the row gathers
+that reorder the spectrum around the channel mix are permutations, whose backward adds one value
+into each zero), so a resumed run retraces an uninterrupted one bit for bit.
 
 Dynamic shapes: the tables depend only on the frequency axis and the block length, never on the
 number of frames or utterances, so one graph with a dynamic batch and time axis (``src/model/shapes.py``)
@@ -50,6 +51,25 @@ def _complex_block(cos, sin, sign: float):
     top = ops.concat((cos, -sign * sin), axis=1)
     bottom = ops.concat((sign * sin, cos), axis=1)
     return ops.concat((top, bottom), axis=0)
+
+
+def _transpose_rows(gather, x, perm: Tuple[int, ...]):
+    """``x.transpose(*perm)`` for a ``perm`` that keeps the last axis, as a Gather of whole rows: a CPU
+    Transpose keeps an 8-byte index per element for the graph's lifetime (and its backward another), a
+    Gather a 4-byte index per row; the backward of a permutation adds one value into each zero, so it is
+    exact and deterministic. Measured on conv2's spectrum (2 x 1024 frames): +117 MB against +212 MB."""
+    dims, width = x.shape[:-1], x.shape[-1]
+    stride = [1] * len(dims)
+    for axis in range(len(dims) - 2, -1, -1):
+        stride[axis] = stride[axis + 1] * dims[axis + 1]
+    rows = None
+    for place, axis in enumerate(perm[:-1]):
+        view = [1] * len(dims)
+        view[place] = dims[axis]
+        term = (ops.arange(dims[axis], dtype=ms.int32) * stride[axis]).reshape(view)
+        rows = term if rows is None else rows + term
+    out = gather(x.reshape(-1, width), rows.reshape(-1), 0)
+    return out.reshape(tuple(dims[axis] for axis in perm[:-1]) + (width,))
 
 
 def _interleave_rows(a, b):
@@ -86,6 +106,7 @@ class DFTConv2d(nn.Cell):
         # keeps an 8-byte index per element for the graph's lifetime; BatchMatMul's uses transpose flags.
         self.channel_mix = ops.BatchMatMul()
         self.matmul = ops.MatMul()
+        self.gather = ops.Gather()
 
     def construct(self, x):
         if self.direct:
@@ -129,9 +150,10 @@ class DFTConv2d(nn.Cell):
         spec = ops.matmul(_complex_block(ops.cos(ang), ops.sin(ang), -1.0), spec)   # (nb*nk, 2Fp, M)
 
         # Per-bin channel mix: (bins, nb*N, 2C) @ (bins, 2C, 2O).
-        spec = spec.reshape(nb, nk, 2, fp, n, c).transpose(1, 3, 0, 4, 2, 5).reshape(nk * fp, nb * n, 2 * c)
-        mixed = self.channel_mix(spec, self._kernel_spectrum(fp, span, nk))
-        mixed = mixed.reshape(nk, fp, nb, n, 2, o).transpose(2, 0, 4, 1, 3, 5).reshape(nb * nk, 2 * fp, n * o)
+        spec = _transpose_rows(self.gather, spec.reshape(nb, nk, 2, fp, n, c), (1, 3, 0, 4, 2, 5))
+        mixed = self.channel_mix(spec.reshape(nk * fp, nb * n, 2 * c), self._kernel_spectrum(fp, span, nk))
+        mixed = _transpose_rows(self.gather, mixed.reshape(nk, fp, nb, n, 2, o), (2, 0, 4, 1, 3, 5))
+        mixed = mixed.reshape(nb * nk, 2 * fp, n * o)
 
         # Inverse DFT over frequency at the strided output rows only.
         ang = _angles(ops.arange(fo, dtype=i32) * sf, ops.arange(fp, dtype=i32), fp)
@@ -160,18 +182,17 @@ class DFTConv2d(nn.Cell):
         wt = wt.reshape(nk, 2 * kf, c * o)
         ang = _angles(ops.arange(fp, dtype=i32), ops.arange(kf, dtype=i32), fp)    # (Fp, kf)
         cos, sin = ops.cos(ang), ops.sin(ang)
-        # Rows: [Vr; Vi] for the top block row, [-Vi; Vr] for the bottom one.
-        blocks = ops.concat((_complex_block(cos, sin, 1.0),
-                             ops.concat((ops.concat((-sin, -cos), axis=1), ops.concat((cos, -sin), axis=1)), axis=0)),
-                            axis=0)                                               # (4Fp, 2kf)
-        # A BatchMatMul of the broadcast (small) table: its backward needs no Transpose of wt (ops.matmul's
-        # would; on the data's path, with no gradient for the table, ops.matmul measured less memory).
-        v = self.channel_mix(ops.broadcast_to(blocks, (nk,) + blocks.shape), wt)  # (nk, 4Fp, C*O): quadrants
-        # The (Fp, in, C, out, O) blocks by slicing and concatenation: as a Transpose this is the largest
-        # index table of the layer (and again in its backward pass), whatever the batch.
-        quads = [v[:, i * fp:(i + 1) * fp].reshape(nk, fp, c, 1, o) for i in range(4)]
-        rows = [ops.concat((quads[2 * i], quads[2 * i + 1]), axis=3).expand_dims(2) for i in range(2)]
-        return ops.concat(rows, axis=2).reshape(nk * fp, 2 * c, 2 * o)
+        # The real and imaginary parts as two products (a BatchMatMul of a broadcast small table: its backward
+        # needs no Transpose of wt, ops.matmul's would), assembled by concatenation into the blocks
+        # [[Vr, Vi], [-Vi, Vr]] per (in, out) channel pair: no slices (their gradients are zero-filled copies of
+        # the whole) and no Transpose (an index table as large as the spectrum), whatever the batch.
+        table = ops.concat((cos, -sin), axis=1)
+        re = self.channel_mix(ops.broadcast_to(table, (nk,) + table.shape), wt).reshape(nk, fp, c, 1, o)
+        table = ops.concat((sin, cos), axis=1)
+        im = self.channel_mix(ops.broadcast_to(table, (nk,) + table.shape), wt).reshape(nk, fp, c, 1, o)
+        top = ops.concat((re, im), axis=3).expand_dims(2)
+        bottom = ops.concat((-im, re), axis=3).expand_dims(2)
+        return ops.concat((top, bottom), axis=2).reshape(nk * fp, 2 * c, 2 * o)
 
 
 def direct_when_dynamic(cell: nn.Cell) -> List[DFTConv2d]:

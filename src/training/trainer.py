@@ -46,7 +46,7 @@ from src.data.feature_cache import FeatureCache
 from src.data.features import SpectParams
 from src.data.labels import Labels
 from src.data.sample_check import SamplePolicy, Utterance
-from src.evaluation.evaluate import evaluate
+from src.evaluation.evaluate import evaluate, needs_dynamic_time
 from src.model.checkpoint import (checkpoint_architecture, checkpoint_name, describe_mismatch, has_rnn_batch_norm,
                                   latest_checkpoint, load_network_params, load_param_dict, parameter_digest,
                                   prune_checkpoints, read_meta, save_checkpoint)
@@ -241,9 +241,8 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
     if widths > int(data_cfg.max_static_shapes):
         declare_dynamic_time(train_step, batch_size, data.params.n_bins, data.label_pad)
         log(f"up to {widths} padded widths > max_static_shapes {data_cfg.max_static_shapes}: dynamic time axis")
-    # evaluate()'s rule for validation's time axis, applied now: oneDNN's ISA is fixed once training has run
-    val_widths = padded_widths([u.frames for u in data.val_utts], int(data_cfg.pad_multiple))
-    if opts.rank == 0 and val_widths > int(data_cfg.max_static_shapes):
+    # validation's time axis, known now: oneDNN's ISA is fixed once training has run
+    if opts.rank == 0 and needs_dynamic_time(data.val_utts, int(data_cfg.pad_multiple), int(data_cfg.max_static_shapes)):
         choose_isa_for_dynamic_time(network, why="validation (conv2 with a dynamic time axis)")
     # the estimated peak memory (calibrated on the CPU), before anything compiles: a run that cannot fit is
     # refused here, naming the flag that makes it fit
