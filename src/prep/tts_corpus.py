@@ -297,18 +297,17 @@ def build_tts_corpus(target_dir: str, n_train: int = 1500, n_test: int = 200, se
 
 def manifest_texts(manifest: str) -> List[str]:
     """The distinct transcripts of a manifest, in file order, checked to be speakable (letters, ' and spaces)."""
-    texts: List[str] = []
+    texts: Dict[str, None] = {}  # ordered and without repeats
     for line, entry in enumerate(read_manifest(manifest), 1):
         with open(entry.txt_path, encoding="utf-8") as handle:
             text = " ".join(handle.read().split()).upper()
         if not text or not SPEAKABLE.fullmatch(text):
             raise PrepError(f"{manifest}, line {line}: transcript {entry.txt_path} is not words of letters and "
                             f"apostrophes: {text[:60]!r}")
-        if text not in texts:
-            texts.append(text)
+        texts[text] = None
     if not texts:
         raise PrepError(f"{manifest}: no utterances")
-    return texts
+    return list(texts)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
