@@ -274,7 +274,7 @@ if stage 9 "results table $OUT/results.md"; then
             "fsdd_${FT_TEST_SPEAKER}_beam"; do
         require_file "$EVAL/$f.json" "$f results (stages 4, 6 and 8)"
     done
-    python - "$OUT" "$DS2_ROOT" "$SPEAKERS_FILE" "$FT_TEST_SPEAKER" "$FT_EPOCHS" <<'EOF'
+    python - "$OUT" "$DS2_ROOT" "$SPEAKERS_FILE" "$FT_TEST_SPEAKER" "$FT_EPOCHS" "$TRAIN" <<'EOF'
 """results.md from the recipe's outputs: error rates, the split, training minutes, the commands."""
 import json, os, sys
 from src.common.files import atomic_write_text
@@ -283,7 +283,7 @@ from src.prep.speaker_split import read_speakers_file, speaker_of
 from src.tools.plot_runs import training_minutes
 from src.training.run_log import read_records
 
-out, root, speakers_file, ft_speaker, ft_epochs = sys.argv[1:]
+out, root, speakers_file, ft_speaker, ft_epochs, trained_on = sys.argv[1:]
 STEPS = ("prepare_train", "prepare_test", "split", "tts", "train", "greedy_val", "greedy_test_other", "lm", "tune",
          "beam_val", "beam_test_other", "plots", "fsdd_prepare", "fsdd_finetune", "fsdd_eval", "fsdd_lm",
          "fsdd_beam_eval")
@@ -304,11 +304,13 @@ val, train = speakers("split/val_manifest.csv"), speakers("split/train_manifest.
 test = speakers("data/libri_test_other_manifest.csv")
 records = read_records(os.path.join(out, "checkpoint", "run", "metrics.jsonl"))
 epochs = [dict(r, minutes=m) for r, m in zip([r for r in records if r["kind"] == "val"], training_minutes(records))]
+synthetic = len(read_manifest(trained_on)) - len(read_manifest(os.path.join(out, "split", "train_manifest.csv")))
+tts = f" Training also heard {synthetic} synthetic utterances (TTS voices) of the training sentences." if synthetic else ""
 best = min(epochs, key=lambda r: r["wer"])  # the first of equals, as the trainer keeps it
 lines = ["# Mini LibriSpeech recipe: results", "",
          f"Trained on {len(train)} speakers of train-clean-5; validated on {len(val)} others "
          f"({', '.join(s + ' ' + sexes.get(s, '?') for s in val)}), which choose the checkpoint and alpha/beta; "
-         f"test-other (the LibriSpeech sample: {len(test)} other speakers) is only scored.", "",
+         f"test-other (the LibriSpeech sample: {len(test)} other speakers) is only scored.{tts}", "",
          "| set | utterances | decoding | WER % | CER % |", "| --- | --- | --- | --- | --- |"]
 for name, label in (("val", "validation speakers"), ("test_other", "test-other sample")):
     for kind in ("greedy", "beam"):

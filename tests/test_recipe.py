@@ -73,6 +73,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     said = lambda entries: {" ".join(open(e.txt_path, encoding="utf-8").read().split()) for e in entries}  # noqa: E731
     assert synthetic and said(synthetic) <= said(real)
     assert "--train_manifest " + str(out / "split" / "train_tts3_manifest.csv") in results
+    assert f"Training also heard {len(synthetic)} synthetic utterances (TTS voices) of the training sentences." in results
     assert "--resume auto" in results and "--val_manifest " + str(out / "split" / "val_manifest.csv") in results
     assert results in first.stdout and "epoch(s) in " in results
     # the LM knows only the training speakers' words
