@@ -28,6 +28,8 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import initializer
 
+from src.model.row_gather import transpose_rows
+
 
 def band_selection(kernel_rows: int, stride_rows: int, rows_per_block: int) -> np.ndarray:
     """(kernel_rows, B * rows) 0/1 matrix: kernel row i lands at block row b's input row stride * b + i."""
@@ -73,6 +75,7 @@ class BandedConv2d(nn.Cell):
         # MatMul, not ops.matmul: the latter's backward transposes the patch (an 8-byte index per element kept
         # by the CPU Transpose kernel for the graph's lifetime); MatMul's uses transpose flags.
         self.matmul = ops.MatMul()
+        self.gather = ops.Gather()
 
     def construct(self, x):
         o, blk = self.out_channels, self.rows_per_block
@@ -86,7 +89,7 @@ class BandedConv2d(nn.Cell):
         used = sf * (nb * blk - 1) + kf        # padded rows the blocks read
 
         # Frequency-major (F, N, T), zero-padded by concatenation (ops.pad's backward is not deterministic).
-        xf = x[:, 0].transpose(1, 0, 2)
+        xf = transpose_rows(self.gather, x[:, 0], (1, 0, 2))
         parts = ([_zeros(xf[:, :, :1], pl, 2)] if pl else []) + [xf] + ([_zeros(xf[:, :, :1], pr, 2)] if pr else [])
         xf = ops.concat(parts, axis=2) if len(parts) > 1 else xf                # (F, N, Tp)
         bottom = used - pt - f
@@ -104,6 +107,6 @@ class BandedConv2d(nn.Cell):
         w = self.weight.reshape(o, kf, kt).transpose(0, 2, 1).reshape(o * kt, kf)
         band = ops.matmul(w, self.selection).reshape(o, kt, blk, rows).transpose(2, 0, 1, 3)
         y = self.matmul(band.reshape(blk * o, kt * rows), patch)                 # (B*O, nb*N*To)
-        y = y.reshape(blk, o, nb, x.shape[0], -1).transpose(3, 1, 2, 0, 4)       # (N, O, nb, B, To)
+        y = transpose_rows(self.gather, y.reshape(blk, o, nb, x.shape[0], -1), (3, 1, 2, 0, 4))  # (N, O, nb, B, To)
         y = y.reshape(x.shape[0], o, nb * blk, -1)
         return y[:, :, :fo] if nb * blk > fo else y

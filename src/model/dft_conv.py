@@ -38,6 +38,8 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import initializer
 
+from src.model.row_gather import transpose_rows
+
 
 def _angles(rows, cols, period: int):
     """2*pi*(rows x cols mod period)/period for int32 index vectors: reduced in integers first,
@@ -51,25 +53,6 @@ def _complex_block(cos, sin, sign: float):
     top = ops.concat((cos, -sign * sin), axis=1)
     bottom = ops.concat((sign * sin, cos), axis=1)
     return ops.concat((top, bottom), axis=0)
-
-
-def _transpose_rows(gather, x, perm: Tuple[int, ...]):
-    """``x.transpose(*perm)`` for a ``perm`` that keeps the last axis, as a Gather of whole rows: a CPU
-    Transpose keeps an 8-byte index per element for the graph's lifetime (and its backward another), a
-    Gather a 4-byte index per row; the backward of a permutation adds one value into each zero, so it is
-    exact and deterministic. Measured on conv2's spectrum (2 x 1024 frames): +117 MB against +212 MB."""
-    dims, width = x.shape[:-1], x.shape[-1]
-    stride = [1] * len(dims)
-    for axis in range(len(dims) - 2, -1, -1):
-        stride[axis] = stride[axis + 1] * dims[axis + 1]
-    rows = None
-    for place, axis in enumerate(perm[:-1]):
-        view = [1] * len(dims)
-        view[place] = dims[axis]
-        term = (ops.arange(dims[axis], dtype=ms.int32) * stride[axis]).reshape(view)
-        rows = term if rows is None else rows + term
-    out = gather(x.reshape(-1, width), rows.reshape(-1), 0)
-    return out.reshape(tuple(dims[axis] for axis in perm[:-1]) + (width,))
 
 
 def _interleave_rows(a, b):
@@ -150,9 +133,9 @@ class DFTConv2d(nn.Cell):
         spec = ops.matmul(_complex_block(ops.cos(ang), ops.sin(ang), -1.0), spec)   # (nb*nk, 2Fp, M)
 
         # Per-bin channel mix: (bins, nb*N, 2C) @ (bins, 2C, 2O).
-        spec = _transpose_rows(self.gather, spec.reshape(nb, nk, 2, fp, n, c), (1, 3, 0, 4, 2, 5))
+        spec = transpose_rows(self.gather, spec.reshape(nb, nk, 2, fp, n, c), (1, 3, 0, 4, 2, 5))
         mixed = self.channel_mix(spec.reshape(nk * fp, nb * n, 2 * c), self._kernel_spectrum(fp, span, nk))
-        mixed = _transpose_rows(self.gather, mixed.reshape(nk, fp, nb, n, 2, o), (2, 0, 4, 1, 3, 5))
+        mixed = transpose_rows(self.gather, mixed.reshape(nk, fp, nb, n, 2, o), (2, 0, 4, 1, 3, 5))
         mixed = mixed.reshape(nb * nk, 2 * fp, n * o)
 
         # Inverse DFT over frequency at the strided output rows only.
