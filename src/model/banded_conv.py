@@ -28,7 +28,7 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import initializer
 
-from src.model.row_gather import transpose_rows
+from src.model.permute import transpose_rows
 
 
 def band_selection(kernel_rows: int, stride_rows: int, rows_per_block: int) -> np.ndarray:

@@ -35,6 +35,7 @@ from src.config.schema import CONV_IMPLS
 from src.model.banded_conv import BandedConv2d
 from src.model.dft_conv import DFTConv2d
 from src.model.geometry import CONV_LAYERS, DEFAULT_FREQ_BINS, TIME, ConvSpec, rnn_input_size
+from src.model.permute import BlockSwap
 
 
 
@@ -215,11 +216,12 @@ class DeepSpeechModel(nn.Cell):
             self.fc_norm = SequenceWise(nn.BatchNorm1d(num_features=hidden_size))
         self.fc = SequenceWise(nn.Dense(hidden_size, num_classes, has_bias=False,
                                         weight_init=Uniform(1.0 / hidden_size)))
+        self.swap = BlockSwap()  # no parameters: checkpoints are unchanged
 
     def construct(self, x, lengths):
         x, out_lengths = self.conv(x, lengths.astype(ms.int32))
         n, c, f, t = x.shape
-        x = x.reshape(n, c * f, t).transpose(2, 0, 1)
+        x = self.swap(x.reshape(1, n * c * f, t, 1)).reshape(t, n, c * f)  # time-major, as the LSTMs read it
         x = self.RNN(x, out_lengths)
         if self.fc_batch_norm:
             x = self.fc_norm(x)

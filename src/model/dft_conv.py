@@ -38,7 +38,7 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import initializer
 
-from src.model.row_gather import transpose_rows
+from src.model.permute import BlockSwap, transpose_rows
 
 
 def _angles(rows, cols, period: int):
@@ -90,6 +90,7 @@ class DFTConv2d(nn.Cell):
         self.channel_mix = ops.BatchMatMul()
         self.matmul = ops.MatMul()
         self.gather = ops.Gather()
+        self.swap = BlockSwap()
 
     def construct(self, x):
         if self.direct:
@@ -112,7 +113,8 @@ class DFTConv2d(nn.Cell):
 
         # Time blocks: rows of the (padded) time-major input; block b is rows [b*hop, b*hop + span),
         # i.e. its own hop rows plus the first span - hop rows of the next one.
-        xt = x.transpose(3, 2, 0, 1).reshape(-1, f * m)
+        xt = self.swap(x.reshape(1, m, f * t, 1))                                  # (1, F*T, N*C, 1)
+        xt = self.swap(xt.reshape(1, f, t, m)).reshape(-1, f * m)                  # (T, F*N*C)
         # Zero rows by concatenation (ops.pad's backward is not deterministic on the CPU), as many as the
         # last block can read past the input whatever t is, so the count stays static under a dynamic t.
         extra = max(pr + st - kt, 0) + 2 * hop
@@ -150,8 +152,8 @@ class DFTConv2d(nn.Cell):
         ang = _angles(ops.arange(blk, dtype=i32) * st, k, span)
         inv_t = ops.stack((ops.cos(ang) * scale, -ops.sin(ang) * scale), axis=2).reshape(blk, 2 * nk)
         y = ops.matmul(inv_t, mixed.reshape(-1, 2 * nk, fo * n * o))           # (nb, blk, Fo*N*O)
-        y = y.reshape(-1, fo, n, o)[:to]
-        return y.transpose(2, 3, 1, 0)
+        y = self.swap(y.reshape(-1, fo * n * o)[:to].reshape(1, to * fo, n * o, 1))  # (1, N*O, To*Fo, 1)
+        return self.swap(y.reshape(n * o, to, fo, 1)).reshape(n, o, fo, to)
 
     def _kernel_spectrum(self, fp: int, span: int, nk: int):
         """conj(DFT) of the zero-padded kernel per bin, as (nk*Fp, 2C, 2O) blocks [[Vr, Vi], [-Vi, Vr]]
