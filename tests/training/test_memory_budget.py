@@ -54,12 +54,13 @@ def test_estimate_grows_with_batch_width_widths_model_and_workers():
         assert estimate(shape).total > total, shape
 
 
-def test_one_dynamic_graph_costs_less_than_a_graph_per_width_but_as_much_as_its_widest():
+def test_one_dynamic_graph_costs_less_than_a_graph_per_width_but_more_than_its_widest():
+    """A dynamic graph is one graph, but without the table-free permutations (they need static shapes)."""
     widths = (512, 1024, 1536, 2048)
     static = estimate(RunShape(**SMALL, batch_size=4, widths=widths, dynamic=False)).total
     dynamic = estimate(RunShape(**SMALL, batch_size=4, widths=widths, dynamic=True)).total
     widest = estimate(RunShape(**SMALL, batch_size=4, widths=(2048,), dynamic=False)).total
-    assert dynamic == pytest.approx(widest) and dynamic < static
+    assert widest < dynamic < static
 
 
 def test_batch_widths_are_those_of_the_real_batches_or_the_reachable_range():
