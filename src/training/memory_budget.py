@@ -116,9 +116,9 @@ def _graph_gb(terms: Tuple[float, ...], shape: RunShape, width: int) -> float:
 
 def train_graph_gb(shape: RunShape, width: int) -> float:
     """One compiled training graph of batch ``shape.batch_size`` x ``width`` frames."""
-    if shape.dynamic:
-        return _graph_gb((GRAPH, GRAPH_PER_PARAM, GRAPH_PER_WIDTH_DYNAMIC, FRAME_CONV_DYNAMIC, FRAME_RNN), shape, width)
-    return _graph_gb((GRAPH, GRAPH_PER_PARAM, GRAPH_PER_WIDTH, FRAME_CONV, FRAME_RNN), shape, width)
+    per_width, per_frame = ((GRAPH_PER_WIDTH_DYNAMIC, FRAME_CONV_DYNAMIC) if shape.dynamic
+                            else (GRAPH_PER_WIDTH, FRAME_CONV))
+    return _graph_gb((GRAPH, GRAPH_PER_PARAM, per_width, per_frame, FRAME_RNN), shape, width)
 
 
 def infer_graph_gb(shape: RunShape, width: int) -> float:
