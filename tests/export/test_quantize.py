@@ -40,10 +40,12 @@ def test_lstm_and_matmul_weights_are_int8(models):
     # every LSTM and output-layer weight is now one byte instead of four
     weights = (".W", ".R", "fc.module.weight")
     quantized = sum(np.prod(t.dims) for t in fp32.graph.initializer if t.name.endswith(weights))
-    int8_weights = [np.prod(t.dims) for t in int8.graph.initializer if t.data_type == onnx.TensorProto.INT8]
-    assert sum(n for n in int8_weights if n > 2) == quantized  # (the rest: zero points)
+    int8 = {t.name: np.prod(t.dims) for t in int8.graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    assert sum(n for name, n in int8.items() if name.endswith("_quantized")) == quantized
+    channels = sum(n for name, n in int8.items() if name.endswith("_zero_point"))  # one per output channel
+    assert channels == 2 * 2 * 4 * 64 * 2 + NUM_CLASSES  # 2 LSTMs x (W, R) x 4 gates x 64 x 2 directions; fc
     saved = os.path.getsize(models[0]) - os.path.getsize(models[1])
-    assert 0.99 * 3 * quantized < saved <= 3 * quantized  # less the scales, zero points and new nodes
+    assert 3 * quantized - 5 * channels - 4000 < saved <= 3 * quantized  # less a scale + zero point per channel, nodes
     print(f"float32 {os.path.getsize(models[0])} bytes, INT8 {os.path.getsize(models[1])} bytes")
 
 
@@ -52,7 +54,8 @@ def test_int8_outputs_follow_float32_on_real_speech(models):
     (probs, out_lengths), (probs8, out_lengths8) = (OnnxNetwork(path, 161)(x, lengths) for path in models)
     assert out_lengths8.tolist() == out_lengths.tolist()
     valid = np.arange(probs.shape[1])[None, :] < out_lengths[:, None]
-    # a random network's near-ties flip more often than a trained one's; measured: 96.6 % and 0.026
+    # a random network's near-ties flip more often than a trained one's; measured: 95.6 % and 0.035 (AVX2,
+    # 7-bit per-channel weights; 8-bit per-tensor weights gave 51.6 % and 0.39 there, 96.6 % with AVX-512)
     assert (probs8.argmax(-1) == probs.argmax(-1))[valid].mean() > 0.9
     assert np.abs(probs8 - probs).max(axis=-1)[valid].mean() < 0.05
 
