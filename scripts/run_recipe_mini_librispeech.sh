@@ -31,7 +31,7 @@
 #             and gain), TRAIN_ARGS (more train.py flags, e.g. "--vtlp true"); docs/accuracy.md measures them
 #   decoding  EVAL_BATCH (BATCH), LM_ORDER (3), BEAM_WIDTH (128), LM_WORKERS (2), TUNE_STEPS (5),
 #             ALPHA_RANGE ("0 3"), BETA_RANGE ("0 3")
-#   fine-tune FSDD (../shared/data/fsdd), FT_EPOCHS (24: 12 min), FT_LR (5e-4), FT_BATCH (16), FT_AUGMENT (true: speed
+#   fine-tune FSDD (../shared/data/fsdd), FT_EPOCHS (24: 12 min), FT_LR (5e-4), FT_BATCH (16), FT_PAD_MULTIPLE (32), FT_AUGMENT (true: speed
 #             perturbation + VTLP), FT_TEST_SPEAKER (george), FT_LIMIT (all: recordings per speaker, for quick runs)
 #   stages    STAGE (1), STOP_STAGE (9): run only these stages
 set -euo pipefail
@@ -83,6 +83,7 @@ FSDD=$(get_real_path "${FSDD:-$DS2_ROOT/../shared/data/fsdd}")
 FT_EPOCHS=${FT_EPOCHS:-24}
 FT_LR=${FT_LR:-5e-4}
 FT_BATCH=${FT_BATCH:-16}
+FT_PAD_MULTIPLE=${FT_PAD_MULTIPLE:-32}  # FSDD's clips are 0.14-1.32 s: 5 widths; 160 makes one (one graph to compile)
 FT_AUGMENT=${FT_AUGMENT:-true}
 FT_TEST_SPEAKER=${FT_TEST_SPEAKER:-george}
 FT_LIMIT=${FT_LIMIT:-}
@@ -233,7 +234,7 @@ FT_LM=$FT_DIR/lm/fsdd_2gram.arpa
 FT_CMD=(python train.py --device_target CPU --train_manifest "$FT_DIR/data/fsdd_train_manifest.csv"
         --pre_trained_model_path "$BEST" --model_size "$MODEL_SIZE" --activation "$ACTIVATION"
         --rnn_batch_norm "$RNN_BATCH_NORM" --batch_size "$FT_BATCH" --epochs "$FT_EPOCHS" --learning_rate "$FT_LR"
-        --lr_schedule cosine --warmup_steps 50 --pad_multiple 32 --max_static_shapes 16
+        --lr_schedule cosine --warmup_steps 50 --pad_multiple "$FT_PAD_MULTIPLE" --max_static_shapes 16
         --speed_volume_perturb "$FT_AUGMENT" --vtlp "$FT_AUGMENT" --keep_checkpoint_max 1 --log_interval 50
         --seed "$SEED" --ckpt_path "$FT_DIR/checkpoint")
 if stage 8 "fine-tune on FSDD's training speakers for $FT_EPOCHS epoch(s), score the unseen '$FT_TEST_SPEAKER'"; then
@@ -250,7 +251,7 @@ if stage 8 "fine-tune on FSDD's training speakers for $FT_EPOCHS epoch(s), score
     fi
     ft_ckpt=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" \
         "$FT_DIR/checkpoint")
-    FT_EVAL=(python eval.py --pretrain_ckpt "$ft_ckpt" --device_target CPU --batch_size 32 --pad_multiple 32
+    FT_EVAL=(python eval.py --pretrain_ckpt "$ft_ckpt" --device_target CPU --batch_size 32 --pad_multiple "$FT_PAD_MULTIPLE"
              --verbose false --test_manifest "$FT_DIR/data/fsdd_test_manifest.csv")
     if needed "$EVAL/fsdd_${FT_TEST_SPEAKER}.json" "$FT_DIR/train_seconds"; then
         run fsdd_eval "${FT_EVAL[@]}" --result_file "$EVAL/fsdd_${FT_TEST_SPEAKER}.json"
