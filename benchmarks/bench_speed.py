@@ -186,7 +186,8 @@ def make_batch(case: Case, pad_multiple: int, rng: np.random.Generator) -> Dict[
 def model_config(case: Case, args):
     cfg = copy.deepcopy(config.train_config)
     apply_model_size(cfg, case.model_size)
-    return apply_overrides(cfg, ["--activation", args.activation, "--rnn_batch_norm", str(args.rnn_batch_norm)])
+    return apply_overrides(cfg, ["--activation", args.activation, "--rnn_batch_norm", str(args.rnn_batch_norm),
+                                 "--conv_impl", args.conv_impl])
 
 
 def build_train_step(cfg, steps: int) -> TrainStep:
@@ -337,6 +338,8 @@ def build_parser(description: str = __doc__.split("\n")[0], comparison: bool = T
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads of both frameworks")
     parser.add_argument("--activation", default="tanh", choices=["tanh", "hardtanh", "relu"])
     parser.add_argument("--rnn_batch_norm", action="store_true")
+    parser.add_argument("--conv_impl", default=str(config.train_config.ModelConfig.conv_impl),
+                        choices=["auto", "direct", "dft"], help="our convs: ModelConfig.conv_impl")
     parser.add_argument("--workers", type=int, default=int(config.train_config.DataConfig.num_workers),
                         help="data-pipeline workers (default: DataConfig.num_workers)")
     if comparison:
