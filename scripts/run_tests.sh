@@ -10,6 +10,10 @@ if [ $# -gt 0 ]; then
     exec python -m pytest -q -p no:cacheprovider "$@"
 fi
 TEST_WORKERS=${TEST_WORKERS:-2}
+if ! [[ "$TEST_WORKERS" =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: TEST_WORKERS must be a positive whole number of pytest workers, got '$TEST_WORKERS'" >&2
+    exit 2
+fi
 if [ "$TEST_WORKERS" -gt 1 ]; then
     exec python -m pytest -q -p no:cacheprovider -n "$TEST_WORKERS" --dist loadfile tests
 fi

@@ -168,3 +168,12 @@ def test_eval_beam_search_with_lm_nbest_and_saved_outputs_for_tuning(trained, tm
     wrong = run("eval.py", "--pretrain_ckpt", ckpt, "--test_manifest", trained["manifest"], "--decoder_type", "beam",
                 "--lm_path", str(tmp_path / "none.arpa"), check=False)
     assert wrong.returncode == 2 and "--lm_path" in wrong.stderr and "file not found" in wrong.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "two", "-1"])
+def test_the_test_command_refuses_a_bad_worker_count_in_one_line(workers):
+    proc = subprocess.run(["bash", "scripts/run_tests.sh"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, TEST_WORKERS=workers))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines()[-1] == (f"error: TEST_WORKERS must be a positive whole number of pytest "
+                                                    f"workers, got '{workers}'")
