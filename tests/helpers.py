@@ -35,7 +35,11 @@ def fsdd_manifest(folder, speakers=("jackson",), per_digit=2, name="m.csv"):
 
 def random_checkpoint(path, hidden_size=64, hidden_layers=2, seed=0):
     """A tiny network with seeded random weights saved as a checkpoint: for the plumbing of eval,
-    export and transcription without spending minutes on training. Returns its path."""
+    export and transcription without spending minutes on training. Returns its path.
+
+    The weights are the network's own initialisation (batch-norm statistics untouched); tests that
+    compare an exported model with its checkpoint want trained-looking weights instead, where a wrongly
+    mapped statistic shows: ``tests/export/tiny_checkpoint.write_tiny_checkpoint``."""
     import mindspore as ms
 
     from src.model.checkpoint import save_checkpoint
