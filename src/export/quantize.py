@@ -1,15 +1,16 @@
 """INT8 weights for the ONNX model, through ONNX Runtime's dynamic quantization, for small devices.
 
 Dynamic quantization needs no calibration data: the LSTM and MatMul weights are stored as int8
-with a scale per output channel (the file shrinks about 4x), and activations are quantized on the
-fly at each call (``DynamicQuantizeLSTM``, ``DynamicQuantizeLinear`` + ``MatMulInteger``). The conv
+with one scale per tensor (the file shrinks about 4x), and activations are quantized on the fly
+at each call (``DynamicQuantizeLSTM``, ``DynamicQuantizeLinear`` + ``MatMulInteger``). The conv
 weights stay float32 by default: they are 0.3 % of the full model's parameters, and ONNX Runtime
 1.32's ``ConvInteger`` ran 4x slower than its float ``Conv`` on this CPU.
 
 Weights use 7 of the 8 bits (``reduce_range``): on x86 CPUs without VNNI (AVX2 or AVX-512 alone)
 ONNX Runtime multiplies uint8 by int8 with an instruction that saturates int16 sums, and with full
 8-bit weights the outputs of a test network agreed with float32 on only 52 % of the frames (AMD Zen
-3, AVX2); with 7 bits, 96 %.
+3, AVX2); with 7 bits, 94 %. A scale per output channel gained 1.5 points more there but made the
+model 40 % slower on that CPU (docs/speed.md), so the scale stays per tensor.
 
 As activations are scaled per call, an utterance's INT8 output depends slightly on the other
 utterances of its batch; the float32 model's does not.
@@ -49,5 +50,5 @@ def quantize_int8(fp32_path: str, int8_path: str, op_types: Sequence[str] = DEFA
         raise ValueError(f"{int8_path}: the INT8 model needs its own file name, not the float32 model's")
     with atomic_path(int8_path) as tmp, _without_preprocess_advice():
         quantize_dynamic(fp32_path, tmp, op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8,
-                         per_channel=True, reduce_range=True)
+                         reduce_range=True)
     return int8_path

@@ -42,10 +42,9 @@ def test_lstm_and_matmul_weights_are_int8(models):
     quantized = sum(np.prod(t.dims) for t in fp32.graph.initializer if t.name.endswith(weights))
     int8 = {t.name: np.prod(t.dims) for t in int8.graph.initializer if t.data_type == onnx.TensorProto.INT8}
     assert sum(n for name, n in int8.items() if name.endswith("_quantized")) == quantized
-    channels = sum(n for name, n in int8.items() if name.endswith("_zero_point"))  # one per output channel
-    assert channels == 2 * 2 * 4 * 64 * 2 + NUM_CLASSES  # 2 LSTMs x (W, R) x 4 gates x 64 x 2 directions; fc
+    assert all(n <= 2 for name, n in int8.items() if name.endswith("_zero_point"))  # one scale per tensor
     saved = os.path.getsize(models[0]) - os.path.getsize(models[1])
-    assert 3 * quantized - 5 * channels - 4000 < saved <= 3 * quantized  # less a scale + zero point per channel, nodes
+    assert 0.99 * 3 * quantized < saved <= 3 * quantized  # less the scales, zero points and new nodes
     print(f"float32 {os.path.getsize(models[0])} bytes, INT8 {os.path.getsize(models[1])} bytes")
 
 
@@ -54,8 +53,8 @@ def test_int8_outputs_follow_float32_on_real_speech(models):
     (probs, out_lengths), (probs8, out_lengths8) = (OnnxNetwork(path, 161)(x, lengths) for path in models)
     assert out_lengths8.tolist() == out_lengths.tolist()
     valid = np.arange(probs.shape[1])[None, :] < out_lengths[:, None]
-    # a random network's near-ties flip more often than a trained one's; measured: 95.6 % and 0.035 (AVX2,
-    # 7-bit per-channel weights; 8-bit per-tensor weights gave 51.6 % and 0.39 there, 96.6 % with AVX-512)
+    # a random network's near-ties flip more often than a trained one's; measured: 94.1 % and 0.045 (AVX2,
+    # 7-bit weights; 8-bit weights saturated there: 51.6 % and 0.39; 96.6 % and 0.026 with AVX-512 + VNNI)
     assert (probs8.argmax(-1) == probs.argmax(-1))[valid].mean() > 0.9
     assert np.abs(probs8 - probs).max(axis=-1)[valid].mean() < 0.05
 
