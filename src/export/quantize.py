@@ -9,8 +9,8 @@ weights stay float32 by default: they are 0.3 % of the full model's parameters, 
 Weights use 7 of the 8 bits (``reduce_range``): on x86 CPUs without VNNI (AVX2 or AVX-512 alone)
 ONNX Runtime multiplies uint8 by int8 with an instruction that saturates int16 sums, and with full
 8-bit weights the outputs of a test network agreed with float32 on only 52 % of the frames (AMD Zen
-3, AVX2); with 7 bits, 94 %. A scale per output channel gained 1.5 points more there but made the
-model 40 % slower on that CPU (docs/speed.md), so the scale stays per tensor.
+3, AVX2); with 7 bits, 94 %. A scale per output channel gained 1.5 points more there but cut the
+INT8 speed-up from 4.1x to 2.9x on that CPU (docs/speed.md), so the scale stays per tensor.
 
 As activations are scaled per call, an utterance's INT8 output depends slightly on the other
 utterances of its batch; the float32 model's does not.
