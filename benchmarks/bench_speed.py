@@ -45,7 +45,7 @@ from src.common.cpu_isa import isa_in_force  # noqa: E402
 import config  # noqa: E402
 from src.data.augment import AugmentParams  # noqa: E402
 from src.config.overrides import apply_model_size, apply_overrides  # noqa: E402
-from src.config.schema import MODEL_SIZES  # noqa: E402
+from src.config.schema import CONV_IMPLS, MODEL_SIZES  # noqa: E402
 from src.data.batching import BatchSource, create_dataset  # noqa: E402
 from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model  # noqa: E402
 from src.model.geometry import rnn_input_size  # noqa: E402
@@ -339,7 +339,7 @@ def build_parser(description: str = __doc__.split("\n")[0], comparison: bool = T
     parser.add_argument("--activation", default="tanh", choices=["tanh", "hardtanh", "relu"])
     parser.add_argument("--rnn_batch_norm", action="store_true")
     parser.add_argument("--conv_impl", default=str(config.train_config.ModelConfig.conv_impl),
-                        choices=["auto", "direct", "dft"], help="our convs: ModelConfig.conv_impl")
+                        choices=CONV_IMPLS, help="our convs: ModelConfig.conv_impl")
     parser.add_argument("--workers", type=int, default=int(config.train_config.DataConfig.num_workers),
                         help="data-pipeline workers (default: DataConfig.num_workers)")
     if comparison:

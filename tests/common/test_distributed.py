@@ -9,10 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT, fsdd_manifest
+from tests.helpers import FAST_LOOP, ROOT, fsdd_manifest
 
-# one padded width for FSDD's clips (<= 1.32 s) and the direct conv kernel: fewer and faster graph compiles per rank
-TINY = ["--model_size", "tiny", "--pad_multiple", "160", "--num_workers", "1", "--conv_impl", "direct"]
+TINY = ["--model_size", "tiny", "--num_workers", "1", *FAST_LOOP]
 
 
 def free_port() -> int:

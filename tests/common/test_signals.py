@@ -11,15 +11,14 @@ import pytest
 
 from src.model.checkpoint import load_param_dict
 from src.common.signals import TrainingInterrupted, stop_on_signals, stop_requested
-from tests.helpers import ROOT, fsdd_manifest
+from tests.helpers import FAST_LOOP, ROOT, fsdd_manifest
 
 STEPS_PER_EPOCH = 3  # 10 clips, batch 4
 
 
 def train_args(manifest, ckpt_dir, *extra):
     return [sys.executable, "train.py", "--train_manifest", manifest, "--ckpt_path", str(ckpt_dir), "--epochs", "2",
-            "--model_size", "tiny", "--batch_size", "4", "--pad_multiple", "160", "--num_workers", "2",  # 1 width
-            "--conv_impl", "direct",  # the loop is under test, not the convs: a graph compile of ~2 s instead of ~9
+            "--model_size", "tiny", "--batch_size", "4", "--num_workers", "2", *FAST_LOOP,
             "--keep_checkpoint_max", "0", *extra]
 
 

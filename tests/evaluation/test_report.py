@@ -6,7 +6,7 @@ import pytest
 
 from src.evaluation.report import confusions, marked_words, render_report, report_path, wer_distribution
 from src.evaluation.metrics import ErrorRates, char_edits
-from tests.helpers import fsdd_manifest
+from tests.helpers import FAST_LOOP, fsdd_manifest
 from tests.test_entry_points import TINY, run
 
 
@@ -56,9 +56,7 @@ def evaluated(tmp_path_factory):
     """eval.py on a tiny model trained 2 epochs on 20 real FSDD clips."""
     folder = tmp_path_factory.mktemp("report")
     manifest = fsdd_manifest(str(folder / "data"), per_digit=2)
-    # the report is under test, not training: one padded width and the faster-compiling direct conv kernel
-    run("train.py", "--train_manifest", manifest, "--epochs", "2", "--ckpt_path", str(folder / "ck"), *TINY,
-        "--pad_multiple", "160", "--conv_impl", "direct")
+    run("train.py", "--train_manifest", manifest, "--epochs", "2", "--ckpt_path", str(folder / "ck"), *TINY, *FAST_LOOP)
     result = folder / "out" / "r.json"
     os.makedirs(result.parent)
     proc = run("eval.py", "--pretrain_ckpt", str(folder / "ck" / "DeepSpeech-2_5.ckpt"), "--test_manifest", manifest,

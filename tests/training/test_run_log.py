@@ -10,7 +10,7 @@ import pytest
 
 import config
 from src.training.run_log import RunLog, read_records
-from tests.helpers import fsdd_manifest
+from tests.helpers import FAST_LOOP, fsdd_manifest
 from tests.test_entry_points import TINY, run
 
 
@@ -83,8 +83,7 @@ def resumed_run(tmp_path_factory):
     manifest = fsdd_manifest(str(folder / "data"), per_digit=2)
     ckpt = folder / "ck"
     common = ["--train_manifest", manifest, "--val_manifest", manifest, "--ckpt_path", str(ckpt),
-              "--save_checkpoint_steps", "2", "--tensorboard", "true", *TINY,
-              "--pad_multiple", "160", "--conv_impl", "direct"]  # one padded width, the faster-compiling conv kernel
+              "--save_checkpoint_steps", "2", "--tensorboard", "true", *TINY, *FAST_LOOP]
     first = run("train.py", *common, "--epochs", "2")
     second = run("train.py", *common, "--epochs", "3", "--resume", str(ckpt / "DeepSpeech-1_4.ckpt"))
     return {"run_dir": ckpt / "run", "first": first.stdout, "second": second.stdout}

@@ -9,11 +9,9 @@ from mindspore import nn
 
 from src.model.checkpoint import load_param_dict, read_meta, save_checkpoint
 from src.training.trainer import Progress
-from tests.helpers import fsdd_manifest, run_script
+from tests.helpers import FAST_LOOP, fsdd_manifest, run_script
 
-# One padded width for FSDD's clips (<= 1.32 s) and the direct conv kernel: these tests are about the loop, and
-# a tiny training process takes 17 s that way against 70 s with the MatMul convs at 2 widths (graph compiles)
-TINY = ["--model_size", "tiny", "--batch_size", "4", "--pad_multiple", "160", "--num_workers", "2", "--conv_impl", "direct"]
+TINY = ["--model_size", "tiny", "--batch_size", "4", "--num_workers", "2", *FAST_LOOP]
 
 
 def train(manifest, ckpt_dir, *extra):
