@@ -1,11 +1,8 @@
 """Non-finite steps are skipped and counted, undo batch norm's forward-pass update, and too many in a row stop."""
-from tests.helpers import ROOT
-import os
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import src  # noqa: F401
 import mindspore as ms
@@ -14,8 +11,9 @@ from mindspore import Tensor
 import config
 from src.model.deepspeech2 import DeepSpeechModel, NetWithLoss
 from src.training.lr_schedule import get_lr
-from src.training.guard import NonFiniteGuard, TrainingDiverged
+from src.training.guard import NonFiniteGuard
 from src.training.step import TrainStep, build_optimizer
+from tests.helpers import ROOT
 
 
 
