@@ -55,6 +55,7 @@ class Case:
     jit_level: str = ""  # ms.set_context(jit_config={"jit_level": ...}); "" = default
     max_size: str = ""  # ms.runtime.set_memory(max_size=...); "" = default
     free_between: bool = False  # drop the previous width's compiled graph before the next width
+    accum_grad: int = 1  # > 1: AccumulatingTrainStep, one update (its own small graph) every accum_grad steps
     loader_workers: int = -1  # >= 0: profile the data loader instead of the step (see loader_child)
     held_gb: float = 0.0  # loader: memory the parent holds and rewrites, as a training process does
     start_method: str = ""  # loader: the workers' start method (fork, spawn); "" = MindSpore's default (fork)
@@ -125,7 +126,7 @@ def step_child(case: Case) -> None:
     from src.config.overrides import apply_model_size, apply_overrides
     from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, count_parameters
     from src.model.shapes import declare_dynamic_time
-    from src.training.step import TrainStep, build_optimizer
+    from src.training.step import AccumulatingTrainStep, TrainStep, build_optimizer
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
@@ -153,13 +154,14 @@ def step_child(case: Case) -> None:
              "hidden_layers": int(cfg.ModelConfig.hidden_layers)}
     if not case.infer:
         optimizer = build_optimizer(network, cfg.OptimConfig, np.full(steps, 1e-4, np.float32))
-        step = TrainStep(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
+        step_type = AccumulatingTrainStep if case.accum_grad > 1 else TrainStep
+        step = step_type(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
                          float(cfg.OptimConfig.loss_scale))
         if case.dynamic:
             declare_dynamic_time(step, case.batch, 161, label_len)
         step.set_train(True)
         report("build", **facts)
-        run_widths(step, batches, case.steps, case.free_between, "train")
+        run_widths(step, batches, case.steps, case.free_between, "train", case.accum_grad)
     if case.infer or case.validate:
         if case.dynamic:
             declare_dynamic_time(predictor, case.batch, 161)
@@ -168,16 +170,22 @@ def step_child(case: Case) -> None:
                    "infer")
 
 
-def run_widths(cell, batches, steps: int, free_between: bool, phase: str) -> None:
-    """Call ``cell`` ``steps`` times per padded width, in turn, reporting memory after each call."""
+def run_widths(cell, batches, steps: int, free_between: bool, phase: str, accum_grad: int = 1) -> None:
+    """Call ``cell`` ``steps`` times per padded width, in turn, reporting memory after each call; with
+    ``accum_grad`` > 1 also ``cell.update`` after every ``accum_grad``-th call (timed with that call)."""
+    import mindspore as ms
     from src.model.shapes import free_compiled_graphs
 
+    calls = 0
     for width, inputs in batches.items():
         if free_between:
             free_compiled_graphs(cell)
         for i in range(steps):
             start = time.perf_counter()
             first, _ = cell(*inputs)
+            calls += 1
+            if accum_grad > 1 and calls % accum_grad == 0:
+                cell.update(ms.Tensor(1.0 / accum_grad, ms.float32))
             value = float(first.asnumpy().ravel()[0])
             report(f"{phase} w{width} step {i + 1}", pool=True, phase=phase, width=width,
                    seconds=time.perf_counter() - start, value=value)
@@ -338,6 +346,8 @@ def describe(case: Case) -> str:
                                      ("max_size", case.max_size)) if v]
     if case.free_between:
         knobs.append("free between widths")
+    if case.accum_grad > 1:
+        knobs.append(f"accum_grad {case.accum_grad}: effective batch {case.accum_grad * case.batch}")
     if case.validate:
         knobs.append("then validation" + (", one graph at a time" if case.free_val else ""))
     axis = "dynamic" if case.dynamic else "static"
@@ -408,6 +418,8 @@ def parse_args(argv=None):
     parser.add_argument("--jit_level", default="", choices=["", "O0", "O1", "O2"])
     parser.add_argument("--max_size", default="", help="ms.runtime.set_memory(max_size=...), e.g. 4GB")
     parser.add_argument("--free_between", action="store_true", help="free the previous width's graph first")
+    parser.add_argument("--accum_grad", type=int, default=1,
+                        help="gradient accumulation: one update every N steps (train.py's --accum_grad)")
     parser.add_argument("--loader", action="store_true",
                         help="profile the data loader (1 worker: in-process; 2: worker processes) on the LibriSpeech "
                              "sample instead")
@@ -427,7 +439,8 @@ def cases_from(args) -> List[Case]:
     common = dict(model_size=args.model_size, hidden_layers=args.hidden_layers, infer=args.infer,
                   validate=args.validate, free_val=args.free_val, dynamic=args.dynamic, conv_impl=args.conv_impl,
                   steps=args.steps, label_len=args.label_len, memory_optimize_level=args.memory_optimize_level,
-                  jit_level=args.jit_level, max_size=args.max_size, free_between=args.free_between)
+                  jit_level=args.jit_level, max_size=args.max_size, free_between=args.free_between,
+                  accum_grad=args.accum_grad)
     if args.loader:
         return [Case(batch=b, widths=[args.widths[0]], loader_workers=w, held_gb=args.held_gb,
                      start_method=args.start_method) for b in args.batch for w in (1, 2)]

@@ -3,6 +3,7 @@ import glob
 import os
 import subprocess
 
+import numpy as np
 import soundfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the project
@@ -237,3 +238,13 @@ def bad_manifest(folder, good=4):
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
     return path
+
+
+def assert_same_parameters(path, reference):
+    """Every float tensor of the two checkpoints (weights, Adam moments, BN statistics) equal to fp32 precision."""
+    from src.model.checkpoint import load_param_dict
+    a, b = load_param_dict(str(path)), load_param_dict(str(reference))
+    assert set(a) == set(b)
+    for key in a:
+        if hasattr(a[key], "asnumpy") and key != "learning_rate":
+            np.testing.assert_allclose(a[key].asnumpy(), b[key].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=key)

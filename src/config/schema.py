@@ -238,6 +238,10 @@ class OptimConfig(Section):
     epsilon: float = key(1e-5, "Adam's eps (the zoo passes this one)", POSITIVE)
     max_grad_norm: float = key(400.0, "(new) global-norm gradient clipping (deepspeech.pytorch's 400); 0 = off",
                                at_least(0))
+    accum_grad: int = key(1, "(new) batches per optimiser update (gradient accumulation, PaddleSpeech's accum_grad): "
+                             "their averaged gradients make one update, an effective batch of accum_grad x "
+                             "batch_size at one batch's memory; BatchNorm still sees batch_size; the LR schedule "
+                             "counts updates", at_least(1))
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,19 @@ def get_lr(lr_init: float, total_epochs: int, steps_per_epoch: int, schedule: st
         ramp = np.minimum((np.arange(total) + 1) / warmup_steps, 1.0)
         lr = lr * ramp
     return lr.astype(np.float32)
+
+
+def updates_per_epoch(steps_per_epoch: int, accum_grad: int = 1) -> int:
+    """Optimiser updates in an epoch of ``steps_per_epoch`` batches, ``accum_grad`` batches per update
+    (an epoch's last update takes the batches left over, so no update spans two epochs)."""
+    return -(-steps_per_epoch // max(accum_grad, 1))
+
+
+def per_batch(lr: np.ndarray, steps_per_epoch: int, accum_grad: int = 1) -> np.ndarray:
+    """The learning rate each batch trains with, from the per-update array ``lr`` (the run log's view)."""
+    if accum_grad <= 1:
+        return lr
+    updates = updates_per_epoch(steps_per_epoch, accum_grad)
+    epochs = len(lr) // max(updates, 1)
+    return np.concatenate([np.repeat(lr[e * updates:(e + 1) * updates], accum_grad)[:steps_per_epoch]
+                           for e in range(epochs)])

@@ -204,9 +204,11 @@ def fits(shape: RunShape, available_gb: float, held_gb: float = 0.0) -> bool:
 
 
 def fixes(planner: Planner, batch_size: int, max_static_shapes: int, num_workers: int, available_gb: float,
-          held_gb: float = 0.0) -> List[str]:
+          held_gb: float = 0.0, accum_grad: int = 1) -> List[str]:
     """Flags that make the run fit, the mildest of each kind, in this order: no worker processes, the
-    largest smaller batch, a dynamic time axis at this batch, the longest ``--max_duration`` (whole seconds)."""
+    largest smaller batch, and the largest that divides the effective batch with the ``--accum_grad`` that
+    keeps it (one suggestion when they are the same batch), a dynamic time axis at this batch, the longest
+    ``--max_duration`` (whole seconds)."""
     def ok(batch: int = batch_size, static: int = max_static_shapes, workers: int = num_workers,
            seconds: float = 0.0) -> bool:
         return fits(planner.shape(batch, static, workers, seconds), available_gb, held_gb)
@@ -217,6 +219,12 @@ def fixes(planner: Planner, batch_size: int, max_static_shapes: int, num_workers
     smaller = _largest(range(1, batch_size), lambda b: ok(batch=b))
     if smaller:
         found.append(f"--batch_size {smaller}")
+        total = batch_size * accum_grad  # the effective batch, kept by the largest divisor that fits
+        divisor = max(d for d in range(1, smaller + 1) if total % d == 0)
+        if divisor != smaller or accum_grad > 1:
+            found.append(f"--batch_size {divisor} --accum_grad {total // divisor}")
+        else:
+            found[-1] += f" --accum_grad {total // divisor}"
     if not planner.shape(batch_size, max_static_shapes, num_workers).dynamic and ok(static=1):
         found.append("--max_static_shapes 1")
     seconds = _largest(range(1, math.ceil(planner.longest_seconds())), lambda sec: ok(seconds=sec))
@@ -261,7 +269,7 @@ def rss_gb() -> float:
 
 
 def check_memory(planner: Planner, batch_size: int, max_static_shapes: int, num_workers: int, enforce: bool = True,
-                 log: Callable[[str], None] = print, free_gb: Optional[float] = None) -> Estimate:
+                 log: Callable[[str], None] = print, free_gb: Optional[float] = None, accum_grad: int = 1) -> Estimate:
     """Log the run's estimated peak; with ``enforce``, refuse (``ConfigError``) a run that would not fit.
 
     ``free_gb`` stands for the machine's available memory (tests).
@@ -276,8 +284,10 @@ def check_memory(planner: Planner, batch_size: int, max_static_shapes: int, num_
     log(f"memory: estimated peak {est.total:.1f} GB{per_process} (batch {batch_size}, {widths}: {est.describe()}); "
         f"{free + held:.1f} GB available")
     if enforce and not fits(shape, free, held):
-        found = fixes(planner, batch_size, max_static_shapes, num_workers, free, held)
-        advice = (f"use {' or '.join(found)}" if found else
+        found = fixes(planner, batch_size, max_static_shapes, num_workers, free, held, accum_grad)
+        accumulate = " (--accum_grad N: one update per N batches, the same effective batch)" if any(
+            "--accum_grad" in flag for flag in found) else ""
+        advice = (f"use {' or '.join(found)}{accumulate}" if found else
                   "even batch 1 with a dynamic time axis would not fit: free memory or use a smaller --model_size")
         raise ConfigError(f"this training run would need about {est.total:.1f} GB of memory{per_process} at its peak "
                           f"(batch {batch_size}, {widths}) but {free + held:.1f} GB is available: {advice}, "

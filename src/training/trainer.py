@@ -9,7 +9,9 @@
                               and the best validation WER so far                        -> Progress
       for each epoch:
         train_one_epoch       batches -> TrainStep -> loss lines; periodic checkpoints; a signal
-                              or too many non-finite steps in a row save and stop
+                              or too many non-finite steps in a row save and stop (with
+                              accum_grad > 1 each batch adds its gradients, and every accum_grad-th
+                              batch, and an epoch's last, applies them: AccumulatingTrainStep)
         validate_and_keep_best  WER on the validation set, save the epoch's checkpoint, copy it to
                               <prefix>-best.ckpt if no earlier epoch did better
 
@@ -54,10 +56,10 @@ from src.model.checkpoint_formats import GEN_MS16
 from src.model.deepspeech2 import DeepSpeechModel, NetWithLoss, PredictWithSoftmax, build_model, count_parameters
 from src.model.shapes import choose_isa_for_dynamic_time, declare_dynamic_time, padded_widths
 from src.training.guard import NonFiniteGuard
-from src.training.lr_schedule import get_lr
+from src.training.lr_schedule import get_lr, per_batch, updates_per_epoch
 from src.training.memory_budget import Planner, check_memory
 from src.training.run_log import RunLog, open_run_log
-from src.training.step import TrainStep, build_optimizer
+from src.training.step import AccumulatingTrainStep, TrainStep, build_optimizer
 
 
 @dataclass
@@ -89,7 +91,8 @@ class Training:
     network: DeepSpeechModel
     train_step: TrainStep  # (x [B, 1, F, T], lengths [B], labels [B, L], weights [B]) -> (loss, gradient norm)
     predictor: PredictWithSoftmax  # (x, lengths) -> (probabilities [T', B, classes], lengths [B])
-    lr: np.ndarray  # one learning rate per global step: [epochs * steps_per_epoch]
+    lr: np.ndarray  # one learning rate per optimiser update: [epochs * updates per epoch]
+    accum_grad: int = 1  # batches per update; > 1: train_step is an AccumulatingTrainStep
 
 
 @dataclass
@@ -232,10 +235,16 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
         report = load_network_params(network, load_param_dict(opts.pre_trained_model_path),
                                      opts.pre_trained_model_path, opts.reset_output_layer)
         log(f"initialised from {opts.pre_trained_model_path} ({report.summary()})")
-    lr = get_lr(float(optim_cfg.learning_rate), int(cfg.TrainingConfig.epochs), data.steps_per_epoch,
+    accum_grad = int(optim_cfg.accum_grad)
+    updates = updates_per_epoch(data.steps_per_epoch, accum_grad)
+    lr = get_lr(float(optim_cfg.learning_rate), int(cfg.TrainingConfig.epochs), updates,
                 str(optim_cfg.lr_schedule), float(optim_cfg.learning_anneal), int(optim_cfg.warmup_steps))
-    train_step = TrainStep(NetWithLoss(network), build_optimizer(network, optim_cfg, lr),
+    step_type = AccumulatingTrainStep if accum_grad > 1 else TrainStep
+    train_step = step_type(NetWithLoss(network), build_optimizer(network, optim_cfg, lr),
                            float(optim_cfg.max_grad_norm), float(optim_cfg.loss_scale))
+    if accum_grad > 1:
+        log(f"gradient accumulation: {accum_grad} batches of {batch_size} per update, effective batch "
+            f"{accum_grad * batch_size * opts.group_size}, {updates} updates per epoch")
     stretch = 1.0 / data.augment.speed_min if data.augment.speed_volume_perturb else 1.0
     widths = padded_widths([u.frames for u in data.utts], int(data_cfg.pad_multiple), stretch)
     if widths > int(data_cfg.max_static_shapes):
@@ -252,8 +261,8 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
                           int(data_cfg.bucket_pool), stretch, data.params.sample_rate / data.params.hop, opts.rank,
                           opts.group_size)
         check_memory(planner, batch_size, int(data_cfg.max_static_shapes), int(data_cfg.num_workers),
-                     bool(cfg.TrainingConfig.memory_check), log)
-    return Training(network, train_step, PredictWithSoftmax(network), lr)
+                     bool(cfg.TrainingConfig.memory_check), log, accum_grad=accum_grad)
+    return Training(network, train_step, PredictWithSoftmax(network), lr, accum_grad)
 
 
 def restore(cfg, opts: TrainOptions, training: Training, steps_per_epoch: int) -> Tuple[Progress, str]:
@@ -268,12 +277,13 @@ def restore(cfg, opts: TrainOptions, training: Training, steps_per_epoch: int) -
         log(f"--resume auto: no checkpoint in {folder}, starting fresh")
     if not path:
         return Progress(), ""
-    progress = load_training_state(training.train_step, path, cfg.ModelConfig, steps_per_epoch)
+    progress = load_training_state(training.train_step, path, cfg.ModelConfig, steps_per_epoch, training.accum_grad)
     log(f"resumed from {path}: epoch {progress.epoch}, step {progress.step}")
     return progress, path
 
 
-def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_epoch: int) -> Progress:
+def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_epoch: int,
+                        accum_grad: int = 1) -> Progress:
     """Load a training checkpoint into ``train_step`` (parameters, optimiser moments, global step).
 
     The LR array comes from this run's config (its position from the restored global step), so a
@@ -286,6 +296,10 @@ def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_e
                               f"{'' if report.optimizer_state else ', no optimizer state'}): --resume continues "
                               "this toolkit's runs; start from it with --pre_trained_model_path")
     hidden, layers = arch.hidden_size, arch.hidden_layers
+    meta = read_meta(state)
+    if int(meta.get("accum_grad", 1)) != accum_grad:  # the optimiser's step counts updates: the LR position
+        raise ValueError(f"{path} was written with accum_grad {meta.get('accum_grad', 1)}, the config says "
+                         f"{accum_grad}: resume with --accum_grad {meta.get('accum_grad', 1)}")
     mismatch = describe_mismatch(train_step, state, ignore=("learning_rate",))
     if (hidden, layers) != (int(model_cfg.hidden_size), int(model_cfg.hidden_layers)):
         raise ValueError(f"{path} holds a {layers} x {hidden} model, the config says "
@@ -296,7 +310,6 @@ def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_e
         raise CheckpointError(f"{path} cannot be resumed with this config ({mismatch})")
     state.pop("learning_rate", None)
     ms.load_param_into_net(train_step, state)
-    meta = read_meta(state)
     if meta.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch:
         raise ValueError(f"{path} was written with {meta['steps_per_epoch']} steps per epoch, "
                          f"this data/batch size gives {steps_per_epoch}")
@@ -310,12 +323,14 @@ def start_loop(cfg, opts: TrainOptions, data: TrainData, training: Training, pro
     done = (progress.epoch - 1) * data.steps_per_epoch + progress.step  # global steps already trained
     checkpoints = Checkpoints(ckpt_cfg.ckpt_path, ckpt_cfg.ckpt_file_name_prefix, int(ckpt_cfg.keep_checkpoint_max),
                               int(ckpt_cfg.save_checkpoint_steps),
-                              {"steps_per_epoch": data.steps_per_epoch, "activation": str(cfg.ModelConfig.activation)})
+                              {"steps_per_epoch": data.steps_per_epoch, "activation": str(cfg.ModelConfig.activation),
+                               **({"accum_grad": training.accum_grad} if training.accum_grad > 1 else {})})
     bar = tqdm(total=int(cfg.TrainingConfig.epochs) * data.steps_per_epoch, initial=done,
                disable=not is_main or not sys.stderr.isatty(), unit="step", dynamic_ncols=True)
     guard = NonFiniteGuard(int(cfg.TrainingConfig.max_nonfinite_steps), training.train_step)
     samples_per_step = int(cfg.DataConfig.batch_size) * opts.group_size
-    run_log = open_run_log(cfg, training.lr, samples_per_step, done, resumed_from, log) if is_main else None
+    batch_lr = per_batch(training.lr, data.steps_per_epoch, training.accum_grad)
+    run_log = open_run_log(cfg, batch_lr, samples_per_step, done, resumed_from, log) if is_main else None
     return Loop(is_main, progress, checkpoints, guard, bar, run_log)
 
 
@@ -349,6 +364,7 @@ def train_one_epoch(cfg, opts: TrainOptions, data: TrainData, training: Training
         guard.before_step()
         loss, grad_norm = training.train_step(x, lengths, labels, weights)  # scalars; no update unless both finite
         loss, grad_norm = float(loss.asnumpy()), float(grad_norm.asnumpy())
+        apply_accumulated(training, step, steps)
         loop.bar.update(1)
         guard.update(loss, grad_norm, f"epoch {epoch} step {step}")
         progress.epoch, progress.step = epoch, step
@@ -375,6 +391,16 @@ def train_one_epoch(cfg, opts: TrainOptions, data: TrainData, training: Training
             f"{rate * batch_size * opts.group_size:.1f} utterances/s); ETA {eta / 60:.1f} min")
         if guard.skipped:
             log(f"{guard.skipped} steps skipped so far: non-finite loss or gradient, update not applied")
+
+
+def apply_accumulated(training: Training, step: int, steps: int) -> None:
+    """With accum_grad > 1: after every accum_grad-th batch of the epoch, and its last, one update with
+    the mean of the gradients added since the previous one (the position, not a counter, decides, so a
+    resumed run applies exactly where an uninterrupted one does)."""
+    k = training.accum_grad
+    if k > 1 and (step % k == 0 or step == steps):
+        batches = step - (step - 1) // k * k
+        training.train_step.update(ms.Tensor(1.0 / batches, ms.float32))
 
 
 def validate_and_keep_best(cfg, data: TrainData, training: Training, loop: Loop, epoch: int) -> None:

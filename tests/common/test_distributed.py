@@ -106,3 +106,13 @@ def test_launcher_rejects_bad_worker_counts():
     assert proc.returncode == 2 and "WORKERS must be a positive number" in proc.stderr
     proc = subprocess.run([sys.executable, "train.py", "--is_distributed"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "needs a launcher" in proc.stderr
+
+
+def test_accumulated_gradients_are_averaged_over_the_ranks(two_workers, tmp_path):
+    """--accum_grad 2: the gradients are averaged over the ranks before they are added up (or the ranks drift apart)."""
+    status, logs, console = launch(tmp_path, "--train_manifest", two_workers["manifest"], "--batch_size", "2",
+                                   "--epochs", "1", "--accum_grad", "2", "--ckpt_path", str(tmp_path / "ckpt"), *TINY)
+    assert status == 0, console[-3000:]
+    assert "2 batches of 2 per update, effective batch 8, 3 updates per epoch" in logs[0]
+    first, second = digests(logs[0]), digests(logs[1])
+    assert len(first) == 2 and first == second and first[0] != first[1]

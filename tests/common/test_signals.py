@@ -6,12 +6,10 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
-from src.model.checkpoint import load_param_dict
 from src.common.signals import TrainingInterrupted, stop_on_signals, stop_requested
-from tests.helpers import FAST_LOOP, ROOT, fsdd_manifest
+from tests.helpers import FAST_LOOP, ROOT, assert_same_parameters, fsdd_manifest
 
 STEPS_PER_EPOCH = 3  # 10 clips, batch 4
 
@@ -26,15 +24,6 @@ def run(args):
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
-
-
-def assert_same_parameters(path, reference):
-    """Every float tensor of the two checkpoints (weights, Adam moments, BN statistics) equal to fp32 precision."""
-    a, b = load_param_dict(path), load_param_dict(reference)
-    assert set(a) == set(b)
-    for key in a:
-        if hasattr(a[key], "asnumpy") and key != "learning_rate":
-            np.testing.assert_allclose(a[key].asnumpy(), b[key].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 @pytest.fixture(scope="module")

@@ -87,14 +87,23 @@ def test_each_suggested_flag_makes_the_estimate_fit():
     found = fixes(plan, 16, 8, 2, free)
     assert found and not fits(shape, free)
     for flag in found:
-        name, value = flag.split()
-        settings = {"--batch_size": dict(batch_size=int(value)), "--num_workers": dict(num_workers=int(value)),
-                    "--max_static_shapes": dict(max_static_shapes=int(value)),
-                    "--max_duration": dict(max_seconds=float(value))}[name]
-        args = {"batch_size": 16, "max_static_shapes": 8, "num_workers": 2, **settings}
+        words = flag.split()
+        args = {"batch_size": 16, "max_static_shapes": 8, "num_workers": 2}
+        for name, value in zip(words[::2], words[1::2]):  # "--batch_size 5 --accum_grad 3" is one suggestion
+            if name != "--accum_grad":  # accumulation adds no graph: it only keeps the effective batch
+                args.update({"--batch_size": dict(batch_size=int(value)), "--num_workers": dict(num_workers=int(value)),
+                             "--max_static_shapes": dict(max_static_shapes=int(value)),
+                             "--max_duration": dict(max_seconds=float(value))}[name])
         assert fits(plan.shape(**args), free), flag
-    batch = int(next(f for f in found if f.startswith("--batch_size")).split()[1])
+    batches = [f.split() for f in found if f.startswith("--batch_size")]
+    batch = int(batches[0][1])
     assert not fits(plan.shape(batch + 1, 8, 2), free)  # the largest batch that fits
+    accumulated = batches[-1]
+    assert accumulated[2] == "--accum_grad" and int(accumulated[1]) * int(accumulated[3]) == 16  # the same effective batch
+    assert len(batches) == (1 if 16 % batch == 0 else 2)
+    for per_update, accum in ((8, 2), (4, 4)):  # already an effective batch of 16: kept
+        flag = [f for f in fixes(plan, per_update, 8, 2, free, accum_grad=accum) if "--accum_grad" in f][0].split()
+        assert int(flag[1]) * int(flag[3]) == 16 and fits(plan.shape(int(flag[1]), 8, 2), free), flag
 
 
 def test_check_refuses_with_the_estimate_what_is_available_and_a_flag(monkeypatch):

@@ -10,7 +10,7 @@ import config
 from src.config.overrides import apply_overrides
 from src.model.deepspeech2 import DeepSpeechModel, NetWithLoss
 from src.training.lr_schedule import get_lr
-from src.training.step import TrainStep, build_optimizer
+from src.training.step import AccumulatingTrainStep, TrainStep, build_optimizer
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -29,14 +29,14 @@ def batch():
     return x, lengths, Tensor(labels), Tensor(np.ones(2, np.float32))
 
 
-def make_step(lr, **optim):
+def make_step(lr, step_type=TrainStep, **optim):
     ms.set_seed(7)
     # the step's arithmetic does not depend on how the convs are computed; the direct kernel's graph compiles in
     # ~2 s where the MatMul convs' takes ~9 s (tests/model compares the two)
     net = DeepSpeechModel(hidden_size=8, hidden_layers=1, conv_impl="direct")
     cfg = apply_overrides(config.train_config, [f"--{k}={v}" for k, v in optim.items()])
     opt = build_optimizer(net, cfg.OptimConfig, lr)
-    return net, opt, TrainStep(NetWithLoss(net), opt, float(cfg.OptimConfig.max_grad_norm),
+    return net, opt, step_type(NetWithLoss(net), opt, float(cfg.OptimConfig.max_grad_norm),
                                float(cfg.OptimConfig.loss_scale))
 
 
@@ -92,3 +92,39 @@ def test_zero_weight_rows_add_nothing_to_the_loss():
     alone = float(loss_net(Tensor(x.asnumpy()[:1]), Tensor(lengths.asnumpy()[:1]), Tensor(labels.asnumpy()[:1]),
                            Tensor(np.ones(1, np.float32))).asnumpy())
     assert both == pytest.approx(alone, rel=1e-5)
+
+
+def test_accumulating_two_halves_makes_the_whole_batch_update():
+    """accum_grad 2 over the batch's two utterances = one step on the whole batch (SGD: the update is linear
+    in the gradient; the network is not in training mode, so batch norm does not see the batch size)."""
+    lr = get_lr(1e-2, 1, 2, "constant")
+    net, _, whole = make_step(lr, optimizer="sgd")
+    for _ in range(2):
+        whole(*batch())
+    expected = weights(net)
+
+    net, opt, step = make_step(lr, AccumulatingTrainStep, optimizer="sgd")
+    before = weights(net)
+    halves = [tuple(t[i:i + 1] for t in batch()) for i in (0, 1)]
+    for update in range(2):
+        step(*halves[0])
+        if update == 0:  # a micro-batch alone changes no weight, only the buffers
+            assert all(np.array_equal(a, b) for a, b in zip(before, weights(net)))
+            assert any(np.abs(a.asnumpy()).max() > 0 for a in step.accum)
+        step(*halves[1])
+        norm = float(step.update(Tensor(0.5, ms.float32)).asnumpy())
+        assert np.isfinite(norm) and norm > 0
+        assert all(not a.asnumpy().any() for a in step.accum)  # emptied for the next update
+    assert int(opt.global_step.asnumpy()[0]) == 2  # the LR array is indexed by updates, not batches
+    assert all(p.name.startswith("accum.") for p in step.accum)
+    for a, b in zip(weights(net), expected):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_non_finite_micro_batch_adds_nothing():
+    lr = get_lr(1e-2, 1, 1, "constant")
+    _, _, step = make_step(lr, AccumulatingTrainStep, optimizer="sgd")
+    x, lengths, labels, w = batch()
+    loss, norm = step(Tensor(np.full(x.shape, np.nan, np.float32)), lengths, labels, w)
+    assert not np.isfinite(float(norm.asnumpy()))
+    assert all(not a.asnumpy().any() for a in step.accum)

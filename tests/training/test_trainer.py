@@ -1,6 +1,7 @@
 """The training loop: the best-WER record across --resume (in every checkpoint's meta), SortaGrad."""
 import math
 import re
+import shutil
 
 import soundfile
 
@@ -9,7 +10,7 @@ from mindspore import nn
 
 from src.model.checkpoint import load_param_dict, read_meta, save_checkpoint
 from src.training.trainer import Progress
-from tests.helpers import FAST_LOOP, fsdd_manifest, run_script
+from tests.helpers import FAST_LOOP, assert_same_parameters, fsdd_manifest, run_script
 
 TINY = ["--model_size", "tiny", "--batch_size", "4", "--num_workers", "2", *FAST_LOOP]
 
@@ -76,3 +77,34 @@ def test_sortagrad_trains_the_first_epoch_shortest_first_and_then_shuffles(tmp_p
     assert sorted(seen[1]) == sorted(seen[2]) and len(seen[1]) == 20  # every utterance once per epoch
     assert seen[1] == sorted(seen[1])  # SortaGrad: epoch 1 in length order
     assert seen[2] != sorted(seen[2])  # then the usual shuffled buckets
+
+
+def test_accum_grad_updates_every_other_batch_and_resumes_between_updates_exactly(tmp_path):
+    """--accum_grad 2 over 3 batches per epoch: updates after batches 2 and 3 of each epoch (4 in all). The
+    checkpoint after batch 1 holds gradients added but not applied; a run resumed from it ends with the
+    uninterrupted run's parameters, and one resumed with another accum_grad is refused."""
+    manifest = fsdd_manifest(str(tmp_path / "data"), per_digit=1)  # 10 clips, batch 4: 3 batches per epoch
+    accum = ["--epochs", "2", "--accum_grad", "2", "--save_checkpoint_steps", "1", "--keep_checkpoint_max", "0"]
+    out = train(manifest, tmp_path / "ref", *accum)
+    assert "gradient accumulation: 2 batches of 4 per update, effective batch 8, 2 updates per epoch" in out
+
+    def state(name):
+        params = load_param_dict(str(tmp_path / "ref" / name))
+        buffers = [params[k].asnumpy() for k in params if k.startswith("accum.")]
+        return int(params["global_step"].asnumpy()[0]), any(b.any() for b in buffers), len(buffers), params
+
+    updates, pending, count, _ = state("DeepSpeech-1_1.ckpt")
+    assert (updates, pending) == (0, True) and count > 0
+    assert state("DeepSpeech-1_2.ckpt")[:2] == (1, False)
+    updates, pending, _, final = state("DeepSpeech-2_3.ckpt")
+    assert (updates, pending) == (4, False) and read_meta(final)["accum_grad"] == 2
+
+    (tmp_path / "resumed").mkdir()
+    shutil.copy(tmp_path / "ref" / "DeepSpeech-1_1.ckpt", tmp_path / "resumed")
+    out = train(manifest, tmp_path / "resumed", *accum, "--resume", "auto")
+    assert "DeepSpeech-1_1.ckpt: epoch 1, step 1" in out
+    assert_same_parameters(tmp_path / "resumed" / "DeepSpeech-2_3.ckpt", tmp_path / "ref" / "DeepSpeech-2_3.ckpt")
+
+    proc = run_script("train.py", "--train_manifest", manifest, "--ckpt_path", str(tmp_path / "ref"), *TINY,
+                      "--epochs", "3", "--resume", "auto", check=False, timeout=600)
+    assert proc.returncode != 0 and "resume with --accum_grad 2" in proc.stderr.strip().splitlines()[-1]
