@@ -39,7 +39,8 @@ ZOO_TRAIN = {
     "ModelConfig": MODEL,
     "OptimConfig": {"optimizer": "adam", "learning_rate": 3e-4, "lr_schedule": "zoo", "warmup_steps": 0,
                     "learning_anneal": 1.1, "weight_decay": 1e-5, "momentum": 0.9, "eps": 1e-8,
-                    "betas": [0.9, 0.999], "loss_scale": 1024, "epsilon": 1e-5, "max_grad_norm": 400.0},
+                    "betas": [0.9, 0.999], "loss_scale": 1024, "epsilon": 1e-5, "max_grad_norm": 400.0,
+                    "accum_grad": 1},
     "CheckpointConfig": {"ckpt_file_name_prefix": "DeepSpeech", "ckpt_path": "./checkpoint",
                          "keep_checkpoint_max": 10, "save_checkpoint_steps": 0},
 }
