@@ -24,6 +24,7 @@ step (the pool, the scratchpads, the weights and Adam's moments) is duplicated f
          + SPREAD * max(graphs) + KEPT * sum(graphs)            (one training graph per padded width)
          + VAL_KEPT * infer_graph(b, widest validation width)   (validation)
          + with worker processes: SPREAD * max(graphs) + STATE_PER_PARAM * P + WORKER * workers
+         + with --accum_grad > 1: ACCUM_PER_PARAM * P               (the added-up gradients, the update graph)
 
     graph(b, w) = GRAPH + GRAPH_PER_PARAM * P + GRAPH_PER_WIDTH * w + b * w * (FRAME_CONV + FRAME_RNN * L * H)
 
@@ -42,7 +43,8 @@ so that each is over-estimated by 5-8 %; the other terms were not re-measured.
 The trainer calls :func:`check_memory` after building the network and before the first step (the
 first compile): it logs the estimate and, when it exceeds what the machine has free (``MemAvailable``,
 or the cgroup's limit if lower), raises a ``ConfigError`` naming a flag that makes the run fit
-(``--num_workers 1``, ``--batch_size``, ``--max_static_shapes 1``, ``--max_duration``), or
+(``--num_workers 1``, ``--batch_size``, ``--batch_size`` with the ``--accum_grad`` that keeps the
+effective batch, ``--max_static_shapes 1``, ``--max_duration``), or
 ``--memory_check false`` to run anyway.
 """
 import math
@@ -61,6 +63,8 @@ M = 1e6
 PROCESS = 0.39  # RSS once MindSpore and the project are imported (every measured run)
 BUILD_PER_PARAM = 0.0047 / M  # the built network and optimiser: tiny 0.40, small 0.43, medium 0.51, full 0.80 GB
 STATE_PER_PARAM = 0.016 / M  # weights, Adam's two moments and a gradient: 16 bytes, rewritten every step
+ACCUM_PER_PARAM = 0.008 / M  # --accum_grad: the buffers (4 bytes) and the update graph's scaled copy (small model,
+#                              batch 4 x 4 widths: +0.04-0.11 GB measured, 2026-12-07)
 KEPT = 0.5  # share of a training graph that stays when the next width compiles (small model, widths 512..2048
 #             in turn in one process: 0.45 at batch 1, 0.49 at batch 2)
 SPREAD = 1.0 - KEPT  # the rest: the shared pool, sized by the largest graph
@@ -91,6 +95,7 @@ class RunShape:
     #                                   dynamic, validation holds about one graph of the widest)
     workers: int = 0  # data-loader worker processes (0: the loader runs in the trainer's process)
     processes: int = 1  # data-parallel ranks sharing this machine's memory
+    accum_grad: int = 1  # batches per optimiser update (> 1: gradient buffers and an update graph)
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,8 @@ def infer_graph_gb(shape: RunShape, width: int) -> float:
 def estimate(shape: RunShape) -> Estimate:
     """The run's peak memory per process, in GB, by part (see the module docstring)."""
     parts = {"process": PROCESS + BUILD_PER_PARAM * shape.parameters}
+    if shape.accum_grad > 1:
+        parts["accumulated gradients"] = ACCUM_PER_PARAM * shape.parameters
     largest = 0.0
     if shape.widths:
         graphs = [train_graph_gb(shape, w) for w in ((max(shape.widths),) if shape.dynamic else shape.widths)]
@@ -182,7 +189,7 @@ class Planner:
     group_size: int = 1
 
     def shape(self, batch_size: int, max_static_shapes: int, num_workers: int,
-              max_seconds: float = 0.0) -> RunShape:
+              max_seconds: float = 0.0, accum_grad: int = 1) -> RunShape:
         """The run with these settings; ``max_seconds`` > 0 drops longer training utterances (``--max_duration``)."""
         utts = self.utts
         if max_seconds:
@@ -192,7 +199,7 @@ class Planner:
                         batch_widths(utts, batch_size, self.pad_multiple, self.bucket_pool, self.stretch, self.rank,
                                      self.group_size), len(reach) > max_static_shapes,
                         batch_widths(self.val_utts, batch_size, self.pad_multiple), worker_processes(num_workers),
-                        self.group_size)
+                        self.group_size, accum_grad)
 
     def longest_seconds(self) -> float:
         return max(((u.frames - 1) / self.frames_per_second for u in self.utts), default=0.0)
@@ -210,8 +217,8 @@ def fixes(planner: Planner, batch_size: int, max_static_shapes: int, num_workers
     keeps it (one suggestion when they are the same batch), a dynamic time axis at this batch, the longest
     ``--max_duration`` (whole seconds)."""
     def ok(batch: int = batch_size, static: int = max_static_shapes, workers: int = num_workers,
-           seconds: float = 0.0) -> bool:
-        return fits(planner.shape(batch, static, workers, seconds), available_gb, held_gb)
+           seconds: float = 0.0, accum: int = accum_grad) -> bool:
+        return fits(planner.shape(batch, static, workers, seconds, accum), available_gb, held_gb)
 
     found = []
     if worker_processes(num_workers) and ok(workers=1):
@@ -220,11 +227,12 @@ def fixes(planner: Planner, batch_size: int, max_static_shapes: int, num_workers
     if smaller:
         found.append(f"--batch_size {smaller}")
         total = batch_size * accum_grad  # the effective batch, kept by the largest divisor that fits
-        divisor = max(d for d in range(1, smaller + 1) if total % d == 0)
-        if divisor != smaller or accum_grad > 1:
-            found.append(f"--batch_size {divisor} --accum_grad {total // divisor}")
-        else:
+        divisor = max((d for d in range(1, smaller + 1) if total % d == 0 and ok(batch=d, accum=total // d)),
+                      default=0)
+        if divisor == smaller and accum_grad == 1:
             found[-1] += f" --accum_grad {total // divisor}"
+        elif divisor:
+            found.append(f"--batch_size {divisor} --accum_grad {total // divisor}")
     if not planner.shape(batch_size, max_static_shapes, num_workers).dynamic and ok(static=1):
         found.append("--max_static_shapes 1")
     seconds = _largest(range(1, math.ceil(planner.longest_seconds())), lambda sec: ok(seconds=sec))
@@ -274,7 +282,7 @@ def check_memory(planner: Planner, batch_size: int, max_static_shapes: int, num_
 
     ``free_gb`` stands for the machine's available memory (tests).
     """
-    shape = planner.shape(batch_size, max_static_shapes, num_workers)
+    shape = planner.shape(batch_size, max_static_shapes, num_workers, accum_grad=accum_grad)
     est = estimate(shape)
     held = rss_gb()
     free = available_gb() if free_gb is None else free_gb

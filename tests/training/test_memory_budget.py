@@ -90,10 +90,10 @@ def test_each_suggested_flag_makes_the_estimate_fit():
         words = flag.split()
         args = {"batch_size": 16, "max_static_shapes": 8, "num_workers": 2}
         for name, value in zip(words[::2], words[1::2]):  # "--batch_size 5 --accum_grad 3" is one suggestion
-            if name != "--accum_grad":  # accumulation adds no graph: it only keeps the effective batch
-                args.update({"--batch_size": dict(batch_size=int(value)), "--num_workers": dict(num_workers=int(value)),
-                             "--max_static_shapes": dict(max_static_shapes=int(value)),
-                             "--max_duration": dict(max_seconds=float(value))}[name])
+            args.update({"--batch_size": dict(batch_size=int(value)), "--num_workers": dict(num_workers=int(value)),
+                         "--max_static_shapes": dict(max_static_shapes=int(value)),
+                         "--max_duration": dict(max_seconds=float(value)),
+                         "--accum_grad": dict(accum_grad=int(value))}[name])
         assert fits(plan.shape(**args), free), flag
     batches = [f.split() for f in found if f.startswith("--batch_size")]
     batch = int(batches[0][1])
@@ -103,7 +103,7 @@ def test_each_suggested_flag_makes_the_estimate_fit():
     assert len(batches) == (1 if 16 % batch == 0 else 2)
     for per_update, accum in ((8, 2), (4, 4)):  # already an effective batch of 16: kept
         flag = [f for f in fixes(plan, per_update, 8, 2, free, accum_grad=accum) if "--accum_grad" in f][0].split()
-        assert int(flag[1]) * int(flag[3]) == 16 and fits(plan.shape(int(flag[1]), 8, 2), free), flag
+        assert int(flag[1]) * int(flag[3]) == 16 and fits(plan.shape(int(flag[1]), 8, 2, accum_grad=int(flag[3])), free)
 
 
 def test_check_refuses_with_the_estimate_what_is_available_and_a_flag(monkeypatch):
@@ -137,3 +137,11 @@ def test_train_py_refuses_a_run_that_cannot_fit_before_compiling(tmp_path):
     assert error.startswith("error: this training run would need about") and "--batch_size" in error
     assert "memory: estimated peak" in proc.stdout and "step:" not in proc.stdout
     assert not any(ckpt.glob("*.ckpt"))
+
+
+def test_accumulation_adds_its_buffers_to_the_estimate():
+    plan = planner()
+    plain, accumulated = estimate(plan.shape(4, 8, 0)), estimate(plan.shape(4, 8, 0, accum_grad=4))
+    added = accumulated.parts["accumulated gradients"]
+    assert "accumulated gradients" not in plain.parts and accumulated.total == pytest.approx(plain.total + added)
+    assert added == pytest.approx(mb.ACCUM_PER_PARAM * SMALL["parameters"]) and 0.02 < added < 0.2  # GB
