@@ -51,8 +51,8 @@ def main(argv=None) -> None:
 
     import config
     from src.config.overrides import apply_model_size, apply_overrides
-    from src.model.deepspeech2 import NetWithLoss, build_model
-    from src.training.step import AccumulatingTrainStep, TrainStep, build_optimizer
+    from src.model.deepspeech2 import build_model
+    from src.training.step import build_train_step
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
@@ -67,11 +67,9 @@ def main(argv=None) -> None:
     base = None
     for k in [1] + [k for k in ks if k > 1]:
         ms.set_seed(0)
-        network = build_model(cfg.ModelConfig, 29)
-        optimizer = build_optimizer(network, cfg.OptimConfig, np.full(10 * (args.updates + 1), 1e-4, np.float32))
-        step_type = AccumulatingTrainStep if k > 1 else TrainStep
-        step = step_type(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
-                         float(cfg.OptimConfig.loss_scale))
+        optim_cfg = apply_overrides(cfg, ["--accum_grad", str(k)]).OptimConfig
+        lr = np.full(10 * (args.updates + 1), 1e-4, np.float32)
+        step = build_train_step(build_model(cfg.ModelConfig, 29), optim_cfg, lr)
         step.set_train(True)
         rng = np.random.default_rng(0)
         micro = [random_batch(args.batch // k, args.width, label_len, rng) for _ in range(k)]

@@ -33,9 +33,9 @@ from mindspore import Tensor
 
 import config
 from src.config.overrides import apply_model_size, apply_overrides
-from src.model.deepspeech2 import NetWithLoss, build_model
+from src.model.deepspeech2 import build_model
 from src.training.guard import NonFiniteGuard
-from src.training.step import TrainStep, build_optimizer
+from src.training.step import TrainStep, build_train_step
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,7 @@ def build_step(case: Case, steps: int) -> TrainStep:
     apply_model_size(cfg, case.model_size)
     cfg = apply_overrides(cfg, ["--rnn_batch_norm", str(case.rnn_batch_norm)])
     ms.set_seed(0)
-    network = build_model(cfg.ModelConfig, 29)
-    optimizer = build_optimizer(network, cfg.OptimConfig, np.full(steps, 1e-4, np.float32))
-    step = TrainStep(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
-                     float(cfg.OptimConfig.loss_scale))
+    step = build_train_step(build_model(cfg.ModelConfig, 29), cfg.OptimConfig, np.full(steps, 1e-4, np.float32))
     step.set_train(True)
     return step
 

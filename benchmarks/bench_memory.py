@@ -124,9 +124,9 @@ def step_child(case: Case) -> None:
 
     import config
     from src.config.overrides import apply_model_size, apply_overrides
-    from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model, count_parameters
+    from src.model.deepspeech2 import PredictWithSoftmax, build_model, count_parameters
     from src.model.shapes import declare_dynamic_time
-    from src.training.step import AccumulatingTrainStep, TrainStep, build_optimizer
+    from src.training.step import build_train_step
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
@@ -138,7 +138,8 @@ def step_child(case: Case) -> None:
         ms.runtime.set_memory(max_size=case.max_size)
     report("import")
     cfg = apply_overrides(config.train_config, ["--activation", case.activation, "--rnn_batch_norm",
-                                                str(case.rnn_batch_norm), "--conv_impl", case.conv_impl])
+                                                str(case.rnn_batch_norm), "--conv_impl", case.conv_impl,
+                                                "--accum_grad", str(case.accum_grad)])
     apply_model_size(cfg, case.model_size)
     if case.hidden_layers:
         cfg.ModelConfig.hidden_layers = case.hidden_layers
@@ -153,10 +154,7 @@ def step_child(case: Case) -> None:
     facts = {"parameters": count_parameters(network), "hidden_size": int(cfg.ModelConfig.hidden_size),
              "hidden_layers": int(cfg.ModelConfig.hidden_layers)}
     if not case.infer:
-        optimizer = build_optimizer(network, cfg.OptimConfig, np.full(steps, 1e-4, np.float32))
-        step_type = AccumulatingTrainStep if case.accum_grad > 1 else TrainStep
-        step = step_type(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
-                         float(cfg.OptimConfig.loss_scale))
+        step = build_train_step(network, cfg.OptimConfig, np.full(steps, 1e-4, np.float32))
         if case.dynamic:
             declare_dynamic_time(step, case.batch, 161, label_len)
         step.set_train(True)

@@ -47,13 +47,13 @@ from src.data.augment import AugmentParams  # noqa: E402
 from src.config.overrides import apply_model_size, apply_overrides  # noqa: E402
 from src.config.schema import CONV_IMPLS, MODEL_SIZES  # noqa: E402
 from src.data.batching import BatchSource, create_dataset  # noqa: E402
-from src.model.deepspeech2 import NetWithLoss, PredictWithSoftmax, build_model  # noqa: E402
+from src.model.deepspeech2 import PredictWithSoftmax, build_model  # noqa: E402
 from src.model.geometry import rnn_input_size  # noqa: E402
 from src.data.features import SpectParams  # noqa: E402
 from src.data.labels import Labels  # noqa: E402
 from src.tools.noise import make_noise_dir  # noqa: E402
 from src.data.sample_check import Utterance  # noqa: E402
-from src.training.step import TrainStep, build_optimizer  # noqa: E402
+from src.training.step import TrainStep, build_train_step as configured_train_step  # noqa: E402
 
 LIBRI_SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
                             "librispeech-sample", "LibriSpeech")
@@ -192,10 +192,7 @@ def model_config(case: Case, args):
 
 def build_train_step(cfg, steps: int) -> TrainStep:
     """The trainer's step for ``cfg``'s network, with a constant LR for ``steps`` optimiser updates."""
-    network = build_model(cfg.ModelConfig, 29)
-    optimizer = build_optimizer(network, cfg.OptimConfig, np.full(steps, 3e-4, np.float32))
-    return TrainStep(NetWithLoss(network), optimizer, float(cfg.OptimConfig.max_grad_norm),
-                     float(cfg.OptimConfig.loss_scale))
+    return configured_train_step(build_model(cfg.ModelConfig, 29), cfg.OptimConfig, np.full(steps, 3e-4, np.float32))
 
 
 def mindspore_side(case: Case, cfg, batch, steps: int) -> Dict[str, Callable[[], float]]:

@@ -225,14 +225,15 @@ def fixes(planner: Planner, batch_size: int, max_static_shapes: int, num_workers
         found.append("--num_workers 1")
     smaller = _largest(range(1, batch_size), lambda b: ok(batch=b))
     if smaller:
-        found.append(f"--batch_size {smaller}")
         total = batch_size * accum_grad  # the effective batch, kept by the largest divisor that fits
         divisor = max((d for d in range(1, smaller + 1) if total % d == 0 and ok(batch=d, accum=total // d)),
                       default=0)
-        if divisor == smaller and accum_grad == 1:
-            found[-1] += f" --accum_grad {total // divisor}"
-        elif divisor:
-            found.append(f"--batch_size {divisor} --accum_grad {total // divisor}")
+        if divisor == smaller and accum_grad == 1:  # one suggestion: the largest batch keeps the effective batch
+            found.append(f"--batch_size {smaller} --accum_grad {total // smaller}")
+        else:
+            found.append(f"--batch_size {smaller}")
+            if divisor:
+                found.append(f"--batch_size {divisor} --accum_grad {total // divisor}")
     if not planner.shape(batch_size, max_static_shapes, num_workers).dynamic and ok(static=1):
         found.append("--max_static_shapes 1")
     seconds = _largest(range(1, math.ceil(planner.longest_seconds())), lambda sec: ok(seconds=sec))

@@ -16,6 +16,7 @@ from mindspore.context import ParallelMode
 from mindspore.parallel._utils import _get_device_num, _get_gradients_mean, _get_parallel_mode
 
 from src.config.schema import OPTIMIZERS
+from src.model.deepspeech2 import NetWithLoss
 
 
 def build_optimizer(network: nn.Cell, optim_cfg, lr) -> nn.Optimizer:
@@ -38,6 +39,14 @@ def build_optimizer(network: nn.Cell, optim_cfg, lr) -> nn.Optimizer:
     if name == "adamw":
         return nn.AdamWeightDecay(groups, learning_rate=lr, beta1=beta1, beta2=beta2, eps=float(optim_cfg.epsilon))
     return nn.SGD(groups, learning_rate=lr, momentum=float(optim_cfg.momentum), nesterov=True)
+
+
+def build_train_step(network: nn.Cell, optim_cfg, lr) -> "TrainStep":
+    """The training step for ``network`` as ``optim_cfg`` says: its optimiser over the per-update LR array
+    ``lr``, clipping, loss scale, and with ``accum_grad`` > 1 an :class:`AccumulatingTrainStep`."""
+    step_type = AccumulatingTrainStep if int(optim_cfg.accum_grad) > 1 else TrainStep
+    return step_type(NetWithLoss(network), build_optimizer(network, optim_cfg, lr), float(optim_cfg.max_grad_norm),
+                     float(optim_cfg.loss_scale))
 
 
 def _data_parallel() -> bool:

@@ -53,13 +53,13 @@ from src.model.checkpoint import (checkpoint_architecture, checkpoint_name, desc
                                   latest_checkpoint, load_network_params, load_param_dict, parameter_digest,
                                   prune_checkpoints, read_meta, save_checkpoint)
 from src.model.checkpoint_formats import GEN_MS16
-from src.model.deepspeech2 import DeepSpeechModel, NetWithLoss, PredictWithSoftmax, build_model, count_parameters
+from src.model.deepspeech2 import DeepSpeechModel, PredictWithSoftmax, build_model, count_parameters
 from src.model.shapes import choose_isa_for_dynamic_time, declare_dynamic_time, padded_widths
 from src.training.guard import NonFiniteGuard
 from src.training.lr_schedule import get_lr, per_batch, updates_per_epoch
 from src.training.memory_budget import Planner, check_memory
 from src.training.run_log import RunLog, open_run_log
-from src.training.step import AccumulatingTrainStep, TrainStep, build_optimizer
+from src.training.step import TrainStep, build_train_step
 
 
 @dataclass
@@ -239,9 +239,7 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
     updates = updates_per_epoch(data.steps_per_epoch, accum_grad)
     lr = get_lr(float(optim_cfg.learning_rate), int(cfg.TrainingConfig.epochs), updates,
                 str(optim_cfg.lr_schedule), float(optim_cfg.learning_anneal), int(optim_cfg.warmup_steps))
-    step_type = AccumulatingTrainStep if accum_grad > 1 else TrainStep
-    train_step = step_type(NetWithLoss(network), build_optimizer(network, optim_cfg, lr),
-                           float(optim_cfg.max_grad_norm), float(optim_cfg.loss_scale))
+    train_step = build_train_step(network, optim_cfg, lr)
     if accum_grad > 1:
         log(f"gradient accumulation: {accum_grad} batches of {batch_size} per update, effective batch "
             f"{accum_grad * batch_size * opts.group_size}, {updates} updates per epoch")
@@ -297,9 +295,10 @@ def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_e
                               "this toolkit's runs; start from it with --pre_trained_model_path")
     hidden, layers = arch.hidden_size, arch.hidden_layers
     meta = read_meta(state)
-    if int(meta.get("accum_grad", 1)) != accum_grad:  # the optimiser's step counts updates: the LR position
-        raise ValueError(f"{path} was written with accum_grad {meta.get('accum_grad', 1)}, the config says "
-                         f"{accum_grad}: resume with --accum_grad {meta.get('accum_grad', 1)}")
+    written = int(meta.get("accum_grad", 1))
+    if written != accum_grad:  # the optimiser's step counts updates: the LR position
+        raise ValueError(f"{path} was written with accum_grad {written}, the config says {accum_grad}: "
+                         f"resume with --accum_grad {written}")
     mismatch = describe_mismatch(train_step, state, ignore=("learning_rate",))
     if (hidden, layers) != (int(model_cfg.hidden_size), int(model_cfg.hidden_layers)):
         raise ValueError(f"{path} holds a {layers} x {hidden} model, the config says "
