@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     with build_decoder(labels, cfg.LMConfig) as decoder:
         params = SpectParams.from_config(data_cfg.SpectConfig)
         predictor, hidden, layers = load_predictor(args.pretrain_ckpt, num_classes(labels), cfg.ModelConfig.activation,
-                                                   cfg.ModelConfig.conv_impl, params.n_bins)
+                                                   cfg.ModelConfig.conv_impl, features=params)
         utts, report = load_utterances(data_cfg.test_manifest, labels, params,
                                        policy=SamplePolicy.from_config(data_cfg))
         print(report.summary(), file=sys.stderr)

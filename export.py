@@ -20,11 +20,14 @@ from src.common.errors import ConfigError, run_main
 FIXED_BATCH, FIXED_FRAMES = 1, 3500  # a fixed-shape export's input unless --batch_size / --input_frames say
 
 
-def export_onnx(predictor, network: str, n_bins: int, file_name: str, quantize: str) -> None:
-    """<file_name>.onnx, and with ``quantize`` int8 <file_name>.int8.onnx; prints each file's size."""
-    from src.export.onnx_graph import build_onnx_model, save_onnx
+def export_onnx(predictor, network: str, params, file_name: str, quantize: str) -> None:
+    """<file_name>.onnx, and with ``quantize`` int8 <file_name>.int8.onnx, for the features ``params``
+    (recorded in the files when not the zoo's); prints each file's size."""
+    from src.data.features import feature_meta
+    from src.export.onnx_graph import build_onnx_model, record_features, save_onnx
 
-    path = save_onnx(build_onnx_model(predictor, n_bins), file_name + ".onnx")
+    n_bins = params.n_bins
+    path = save_onnx(record_features(build_onnx_model(predictor, n_bins), feature_meta(params)), file_name + ".onnx")
     size = os.path.getsize(path)
     print(f"exported {network}, input [batch, 1, {n_bins}, frames] float32 + lengths [batch] int32 -> {path} "
           f"(float32, {size / 1e6:.1f} MB)")
@@ -95,15 +98,16 @@ def main(argv=None) -> int:
 
     setup_device(args.device_target, args.device_id)
     labels = Labels.load(cfg.DataConfig.labels_path)
-    n_bins = SpectParams.from_config(cfg.DataConfig.SpectConfig).n_bins
+    params = SpectParams.from_config(cfg.DataConfig.SpectConfig)
+    n_bins = params.n_bins
     predictor, hidden, layers = load_predictor(args.pre_trained_model_path, num_classes(labels),
-                                               cfg.ModelConfig.activation, cfg.ModelConfig.conv_impl, n_bins)
+                                               cfg.ModelConfig.activation, cfg.ModelConfig.conv_impl, features=params)
     network = f"{layers} x BiLSTM-{hidden}"
     file_name = args.file_name or os.path.splitext(args.pre_trained_model_path)[0]
     for suffix in (".mindir", ".onnx", ".air"):
         file_name = file_name[:-len(suffix)] if file_name.endswith(suffix) else file_name
     if args.file_format == "ONNX":
-        export_onnx(predictor, network, n_bins, file_name, args.quantize)
+        export_onnx(predictor, network, params, file_name, args.quantize)
         return 0
     from src.export.mindir import export_mindspore
 

@@ -37,17 +37,17 @@ def join_override_values(argv, parser: argparse.ArgumentParser):
     return out
 
 
-def load_network(args, cfg, n_bins: int, classes: int):
-    """The network the flags name. MindSpore is loaded for a checkpoint or a MINDIR only: ``--onnx``
-    runs on ONNX Runtime alone."""
+def load_network(args, cfg, params, classes: int):
+    """The network the flags name, for the features ``params`` computes. MindSpore is loaded for a
+    checkpoint or a MINDIR only: ``--onnx`` runs on ONNX Runtime alone."""
     if args.onnx:
         from src.inference.onnx_predictor import OnnxNetwork
-        return OnnxNetwork(args.onnx, n_bins, args.batch_size)
+        return OnnxNetwork(args.onnx, batch_size=args.batch_size, features=params)
     from src.inference.networks import CheckpointNetwork, MindirNetwork
     setup_device(args.device_target, args.device_id)
     if args.mindir:
-        return MindirNetwork(args.mindir, n_bins, args.batch_size)
-    return CheckpointNetwork(args.pretrain_ckpt, classes, cfg.ModelConfig.activation, args.batch_size, n_bins,
+        return MindirNetwork(args.mindir, params.n_bins, args.batch_size)
+    return CheckpointNetwork(args.pretrain_ckpt, classes, cfg.ModelConfig.activation, args.batch_size, params,
                              cfg.ModelConfig.conv_impl)
 
 
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     # the LM is loaded and its workers forked before the network runs; they are stopped however this ends
     with build_decoder(labels, cfg.LMConfig) as decoder:
         params = SpectParams.from_config(cfg.DataConfig.SpectConfig)
-        network = load_network(args, cfg, params.n_bins, num_classes(labels))
+        network = load_network(args, cfg, params, num_classes(labels))
         print(f"model: {network.description}; decoding: {decoder.describe()}", file=sys.stderr)
         transcriber = Transcriber(network, decoder, params, args.chunk_seconds, args.search_seconds)
         for result in transcriber.run(args.audio):

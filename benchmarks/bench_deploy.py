@@ -119,7 +119,7 @@ def worker(backend: str, model: str, paths: List[str], batch_size: int, threads:
 
         ms.set_context(mode=ms.GRAPH_MODE)
         ms.device_context.cpu.op_tuning.threads_num(threads)
-        network = (CheckpointNetwork(model, 29, "tanh", batch_size, n_bins) if backend == "checkpoint"
+        network = (CheckpointNetwork(model, 29, "tanh", batch_size, SpectParams()) if backend == "checkpoint"
                    else MindirNetwork(model, n_bins, batch_size))
     else:
         network = OnnxNetwork(model, n_bins, batch_size, threads)

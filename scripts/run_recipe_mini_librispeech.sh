@@ -25,6 +25,8 @@
 #             SPEAKERS_FILE (MINI_LIBRI's SPEAKERS.TXT), MIN_DURATION (1), MAX_DURATION (20)
 #   split     VAL_SPEAKERS (4), SPLIT_SEED (0), or VAL_SPEAKER_IDS (e.g. 1898,5789; overrides both),
 #             TTS_SENTENCES (0: none; e.g. 800 for each training sentence about once, ~5 min to synthesise)
+#   features  N_MELS (0: the zoo's 161 linear bins; e.g. 80 log-mel bands), NORMALIZE (utterance, or band); every
+#             train/eval command of the recipe gets them
 #   training  MODEL_SIZE (small), ACTIVATION (hardtanh), RNN_BATCH_NORM (true), BATCH (4), PAD_MULTIPLE (512),
 #             EPOCHS (14), LR (1e-3), LR_SCHEDULE (cosine), WARMUP_STEPS (100), KEEP_CHECKPOINTS (3),
 #             LOG_INTERVAL (20), SEED (1), SORTAGRAD (true), SPEC_AUGMENT (true), SPEED_PERTURB (true: speed
@@ -70,6 +72,10 @@ SORTAGRAD=${SORTAGRAD:-true}
 SPEC_AUGMENT=${SPEC_AUGMENT:-true}
 SPEED_PERTURB=${SPEED_PERTURB:-true}
 read -r -a TRAIN_EXTRA <<< "${TRAIN_ARGS:-}"
+N_MELS=${N_MELS:-0}
+NORMALIZE=${NORMALIZE:-utterance}
+FEATURE_ARGS=()  # only when not the defaults, so that the commands of earlier runs stay the same
+if [ "$N_MELS" != 0 ] || [ "$NORMALIZE" != utterance ]; then FEATURE_ARGS=(--n_mels "$N_MELS" --normalize "$NORMALIZE"); fi
 EVAL_BATCH=${EVAL_BATCH:-$BATCH}
 LM_ORDER=${LM_ORDER:-3}
 BEAM_WIDTH=${BEAM_WIDTH:-128}
@@ -143,7 +149,7 @@ tuned_alpha_beta() {
 }
 
 EVAL_ARGS=(--pretrain_ckpt "$BEST" --device_target CPU --batch_size "$EVAL_BATCH" --pad_multiple "$PAD_MULTIPLE"
-           --verbose false)
+           --verbose false ${FEATURE_ARGS[@]+"${FEATURE_ARGS[@]}"})
 BEAM_ARGS=(--decoder_type beam --lm_path "$LM" --beam_width "$BEAM_WIDTH" --lm_workers "$LM_WORKERS")
 
 if stage 1 "prepare train-clean-5 from $MINI_LIBRI and test-other from $LIBRI_SAMPLE into $DATA"; then
@@ -176,7 +182,8 @@ TRAIN_CMD=(python train.py --device_target CPU --train_manifest "$TRAIN"
            --learning_rate "$LR" --lr_schedule "$LR_SCHEDULE" --warmup_steps "$WARMUP_STEPS"
            --feature_cache_dir "$OUT/cache" --keep_checkpoint_max "$KEEP_CHECKPOINTS" --log_interval "$LOG_INTERVAL"
            --seed "$SEED" --sortagrad "$SORTAGRAD" --spec_augment "$SPEC_AUGMENT"
-           --speed_volume_perturb "$SPEED_PERTURB" --ckpt_path "$CKPT_DIR" --resume auto "${TRAIN_EXTRA[@]}")
+           --speed_volume_perturb "$SPEED_PERTURB" --ckpt_path "$CKPT_DIR" --resume auto
+           ${FEATURE_ARGS[@]+"${FEATURE_ARGS[@]}"} "${TRAIN_EXTRA[@]}")
 if stage 3 "train a '$MODEL_SIZE' model for $EPOCHS epoch(s) on the CPU, validating on the held-out speakers"; then
     # train.done holds the command that finished: the same command again is skipped, another one resumes
     if [ "$(cat "$OUT/train.done" 2>/dev/null)" != "$(printf '%q ' "${TRAIN_CMD[@]}")" ] \
@@ -236,7 +243,7 @@ FT_CMD=(python train.py --device_target CPU --train_manifest "$FT_DIR/data/fsdd_
         --rnn_batch_norm "$RNN_BATCH_NORM" --batch_size "$FT_BATCH" --epochs "$FT_EPOCHS" --learning_rate "$FT_LR"
         --lr_schedule cosine --warmup_steps 50 --pad_multiple "$FT_PAD_MULTIPLE" --max_static_shapes 16
         --speed_volume_perturb "$FT_AUGMENT" --vtlp "$FT_AUGMENT" --keep_checkpoint_max 1 --log_interval 50
-        --seed "$SEED" --ckpt_path "$FT_DIR/checkpoint")
+        --seed "$SEED" --ckpt_path "$FT_DIR/checkpoint" ${FEATURE_ARGS[@]+"${FEATURE_ARGS[@]}"})
 if stage 8 "fine-tune on FSDD's training speakers for $FT_EPOCHS epoch(s), score the unseen '$FT_TEST_SPEAKER'"; then
     [ -d "$FSDD" ] || fail "FSDD not found: $FSDD (the Free Spoken Digit Dataset's recordings)"
     if needed "$FT_DIR/data/fsdd_test_manifest.csv"; then
@@ -252,7 +259,7 @@ if stage 8 "fine-tune on FSDD's training speakers for $FT_EPOCHS epoch(s), score
     ft_ckpt=$(python -c "import sys; from src.model.checkpoint import latest_checkpoint; print(latest_checkpoint(sys.argv[1], 'DeepSpeech'))" \
         "$FT_DIR/checkpoint")
     FT_EVAL=(python eval.py --pretrain_ckpt "$ft_ckpt" --device_target CPU --batch_size 32 --pad_multiple "$FT_PAD_MULTIPLE"
-             --verbose false --test_manifest "$FT_DIR/data/fsdd_test_manifest.csv")
+             --verbose false --test_manifest "$FT_DIR/data/fsdd_test_manifest.csv" ${FEATURE_ARGS[@]+"${FEATURE_ARGS[@]}"})
     if needed "$EVAL/fsdd_${FT_TEST_SPEAKER}.json" "$FT_DIR/train_seconds"; then
         run fsdd_eval "${FT_EVAL[@]}" --result_file "$EVAL/fsdd_${FT_TEST_SPEAKER}.json"
     fi

@@ -16,7 +16,8 @@ SCRIPT = os.path.join(ROOT, "scripts", "run_recipe_mini_librispeech.sh")
 TINY = {"MODEL_SIZE": "tiny", "EPOCHS": "1", "BATCH": "4", "PAD_MULTIPLE": "256", "FT_PAD_MULTIPLE": "160",
         "LOG_INTERVAL": "1",
         "WARMUP_STEPS": "0", "VAL_SPEAKERS": "2", "MAX_DURATION": "8", "BEAM_WIDTH": "8", "TUNE_STEPS": "2",
-        "LM_WORKERS": "1", "FT_EPOCHS": "1", "FT_LIMIT": "10", "TTS_SENTENCES": "3"}
+        "LM_WORKERS": "1", "FT_EPOCHS": "1", "FT_LIMIT": "10", "TTS_SENTENCES": "3",
+        "N_MELS": "40", "NORMALIZE": "band"}  # other features than the zoo's: every stage must pass them on
 
 
 def recipe(*args, **env):
@@ -68,6 +69,9 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
                 if "george" in os.path.basename(e.wav_path)}
     assert '"saved_output": "' + str(out / "eval" / "val_output.bin") in (out / "eval" / "tune.json").read_text()
     assert "--sortagrad true --spec_augment true --speed_volume_perturb true" in results  # the measured defaults
+    # the features reached training, the fine-tune and every evaluation (each refuses other features)
+    commands = [line for line in results.splitlines() if "train.py " in line or "eval.py " in line]
+    assert len(commands) >= 4 and all("--n_mels 40 --normalize band" in line for line in commands)
     # training heard the real training speakers and 3 TTS utterances of their sentences (max 8 s: some may be left out)
     real, trained = (read_manifest(str(out / "split" / p)) for p in ("train_manifest.csv", "train_tts3_manifest.csv"))
     synthetic = [e for e in trained if os.path.dirname(e.wav_path) == str(out / "tts" / "tts_train" / "wav")]

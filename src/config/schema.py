@@ -27,6 +27,7 @@ ACTIVATIONS = ("tanh", "hardtanh", "relu")
 CONV_IMPLS = ("auto", "direct", "dft")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("zoo", "anneal", "cosine", "constant")
+FEATURE_NORMALIZE = ("utterance", "band")
 
 # Named model sizes (new): ModelConfig (hidden_size, hidden_layers). "full" is the model zoo's
 # 86.6 M network; the smaller ones make CPU training practical.
@@ -133,6 +134,11 @@ class SpectConfig(Section):
     window_stride: float = key(0.01, "STFT hop (s)", POSITIVE)
     # The zoo's eval config said "hanning", which differs from training and crashes on current SciPy.
     window: str = key("hamming", "STFT window, a SciPy window name (train and eval share it)")
+    n_mels: int = key(0, "(new) 0 = the zoo's linear-frequency bins (n_fft / 2 + 1, log1p of magnitudes); N = N "
+                         "log-mel bands (log of mel-filtered power; the checkpoint records it)", at_least(0))
+    normalize: str = key("utterance", "(new) utterance = one mean and std per utterance (zoo); band = per frequency "
+                                      "band over the utterance, which removes a speaker's and a channel's spectral "
+                                      "tilt (the checkpoint records it)", one_of(*FEATURE_NORMALIZE))
 
 
 @dataclass(frozen=True)

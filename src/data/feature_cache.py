@@ -27,9 +27,19 @@ from src.data.features import SpectParams, audio_features
 FEATURES_VERSION = 1
 
 
+def _described(params: SpectParams) -> dict:
+    """The settings that name a cache folder; keys added later count only when set, so the folders of
+    the zoo's features keep their names."""
+    settings = asdict(params)
+    for name, default in (("n_mels", 0), ("normalize", "utterance")):
+        if settings.get(name) == default:
+            del settings[name]
+    return settings
+
+
 def config_fingerprint(params: SpectParams) -> str:
     """Short hash naming the cache folder of one feature configuration."""
-    text = json.dumps({"version": FEATURES_VERSION, **asdict(params)}, sort_keys=True)
+    text = json.dumps({"version": FEATURES_VERSION, **_described(params)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -43,7 +53,7 @@ class FeatureCache:
         description = os.path.join(self.folder, "spect_config.json")
         if not os.path.exists(description):  # for people looking into the cache
             with atomic_write(description) as fh:
-                json.dump({"version": FEATURES_VERSION, **asdict(params)}, fh, indent=1)
+                json.dump({"version": FEATURES_VERSION, **_described(params)}, fh, indent=1)
 
     def entry_path(self, wav_path: str) -> str:
         """Where the features of ``wav_path`` in its current state are (or would be) stored."""

@@ -19,7 +19,7 @@ after every block, and ``sequence_lens`` starts the LSTM's backward direction at
 utterance's real end, so padding does not change an utterance's output.
 """
 import math
-from typing import Callable, List, Sequence, Union
+from typing import Callable, List, Mapping, Sequence, Union
 
 import numpy as np
 import onnx
@@ -181,6 +181,16 @@ def build_onnx_model(network: Union[DeepSpeechModel, PredictWithSoftmax],
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               producer_name="deepspeech2-mindspore", doc_string=__doc__.splitlines()[0])
     onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def record_features(model: onnx.ModelProto, meta: Mapping[str, object]) -> onnx.ModelProto:
+    """Write the features a network was trained on (``feature_meta``) into the model's metadata, as a
+    checkpoint records them, so that ONNX Runtime users (and transcribe.py --onnx) can check theirs.
+    Quantisation keeps them."""
+    if meta:
+        onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props},
+                                            **{key: str(value) for key, value in meta.items()}})
     return model
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from mindspore import Tensor, nn
 
 from src.common.cpu_isa import choose_onednn_isa, mindir_has_conv2d
+from src.data.features import SpectParams, mismatched_bins_hint
 from src.inference.predictor import load_predictor, mindir_input_shape
 from src.model.shapes import declare_dynamic_time
 
@@ -21,10 +22,10 @@ class CheckpointNetwork:
     (With ``conv_impl`` auto a dynamic time axis runs conv2 as the direct kernel; conv1 stays banded.)
     """
 
-    def __init__(self, path: str, num_classes: int, activation: str, batch_size: int, n_bins: int,
+    def __init__(self, path: str, num_classes: int, activation: str, batch_size: int, features: SpectParams,
                  conv_impl: str = "auto"):
-        self.predictor, hidden, layers = load_predictor(path, num_classes, activation, conv_impl, n_bins)
-        declare_dynamic_time(self.predictor, batch_size, n_bins)
+        self.predictor, hidden, layers = load_predictor(path, num_classes, activation, conv_impl, features=features)
+        declare_dynamic_time(self.predictor, batch_size, features.n_bins)
         self.batch_size = batch_size
         self.max_frames: Optional[int] = None
         self.description = f"{layers} x BiLSTM-{hidden} from {path}"
@@ -45,7 +46,8 @@ class MindirNetwork:
     def __init__(self, path: str, n_bins: int, batch_size: int = 4):
         shape = mindir_input_shape(path)
         if len(shape) != 4 or shape[2] != n_bins:
-            raise ValueError(f"--mindir {path}: input shape {_shown(shape)} is not [batch, 1, {n_bins}, frames]")
+            raise ValueError(f"--mindir {path}: input shape {_shown(shape)} is not [batch, 1, {n_bins}, frames]"
+                             f"{mismatched_bins_hint(shape[2] if len(shape) == 4 else None)}")
         choose_onednn_isa(direct_conv=mindir_has_conv2d(path), why=f"the MINDIR {path}")
         self.graph = nn.GraphCell(ms.load(path))
         self.batch_size = shape[0] or batch_size

@@ -12,9 +12,10 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import onnxruntime as ort
 
-from src.data.features import SpectParams, audio_features
+from src.data.features import SpectParams, audio_features, check_recorded_features, mismatched_bins_hint
 from src.decoding.base import Decoder
 from src.export import ONNX_INPUTS, ONNX_OUTPUTS
+from src.model.geometry import DEFAULT_FREQ_BINS
 
 
 class OnnxNetwork:
@@ -26,7 +27,10 @@ class OnnxNetwork:
 
     max_frames: Optional[int] = None  # any length
 
-    def __init__(self, path: str, n_bins: int, batch_size: int = 4, threads: int = 0):
+    def __init__(self, path: str, n_bins: int = DEFAULT_FREQ_BINS, batch_size: int = 4, threads: int = 0,
+                 features: Optional[SpectParams] = None):
+        """``features``, the settings the caller computes, replaces ``n_bins`` and must be those export.py
+        recorded in the model (none recorded: the zoo's features)."""
         if not os.path.isfile(path):
             raise FileNotFoundError(f"--onnx {path}: no such file")
         options = ort.SessionOptions()
@@ -36,6 +40,11 @@ class OnnxNetwork:
         except Exception as err:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ValueError(f"--onnx {path}: not an ONNX model ONNX Runtime can run ({first})") from None
+        if features is not None:
+            recorded = self.session.get_modelmeta().custom_metadata_map
+            check_recorded_features({k: int(v) if k == "n_mels" else v for k, v in recorded.items()}, features,
+                                    f"--onnx {path}")
+            n_bins = features.n_bins
         _check_signature(self.session, path, n_bins)
         self.batch_size = batch_size
         self.description = f"ONNX {path} (ONNX Runtime {ort.__version__})"
@@ -56,7 +65,7 @@ def _check_signature(session: ort.InferenceSession, path: str, n_bins: int) -> N
             or shape[2] != n_bins:
         raise ValueError(f"--onnx {path}: inputs {inputs} and outputs {outputs} are not export.py's "
                          f"({ONNX_INPUTS[0]} [batch, 1, {n_bins}, frames], {ONNX_INPUTS[1]} [batch] -> "
-                         f"{', '.join(ONNX_OUTPUTS)})")
+                         f"{', '.join(ONNX_OUTPUTS)}){mismatched_bins_hint(shape[2] if len(shape) == 4 else None)}")
 
 
 def pad_batch(features: Sequence[np.ndarray], rows: int) -> Tuple[np.ndarray, np.ndarray]:

@@ -7,19 +7,26 @@ How conv2 is computed (``ModelConfig.conv_impl``) is the caller's choice: the we
 """
 from typing import Optional, Tuple
 
-from src.model.checkpoint import checkpoint_architecture, load_network_params, load_param_dict
+from src.data.features import SpectParams, check_recorded_features
+from src.model.checkpoint import checkpoint_architecture, load_network_params, load_param_dict, read_meta
 from src.model.deepspeech2 import DeepSpeechModel, PredictWithSoftmax
 from src.model.geometry import DEFAULT_FREQ_BINS
 
 
 def load_predictor(ckpt_path: str, num_classes: int, activation: str = "tanh", conv_impl: str = "auto",
-                   n_bins: int = DEFAULT_FREQ_BINS) -> Tuple[PredictWithSoftmax, int, int]:
+                   n_bins: int = DEFAULT_FREQ_BINS,
+                   features: Optional[SpectParams] = None) -> Tuple[PredictWithSoftmax, int, int]:
     """(inference network, hidden_size, hidden_layers) with the checkpoint's weights.
 
     ``activation`` is used only for checkpoints that do not record theirs (the model zoo's);
-    ``n_bins`` is the features' frequency bins (``SpectParams.n_bins``).
+    ``n_bins`` is the features' frequency bins. ``features``, the settings the caller will compute,
+    replaces ``n_bins`` and must be those the checkpoint was trained on (refused otherwise, naming the
+    flags), so no network ever sees features it did not learn.
     """
     state = load_param_dict(ckpt_path)
+    if features is not None:
+        check_recorded_features(read_meta(state), features, ckpt_path)
+        n_bins = features.n_bins
     arch, report = checkpoint_architecture(state, ckpt_path, n_bins)
     activation = str(report.meta.get("activation", activation))
     network = DeepSpeechModel(num_classes, arch.hidden_size, arch.hidden_layers, activation, n_bins=n_bins,

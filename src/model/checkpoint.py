@@ -19,8 +19,10 @@ from src.model.checkpoint_formats import (Architecture, LoadReport, architecture
                                           to_network_params)
 from src.model.geometry import DEFAULT_FREQ_BINS, rnn_input_size
 
-META_KEYS = ("epoch", "step", "steps_per_epoch", "accum_grad")
+META_KEYS = ("epoch", "step", "steps_per_epoch", "accum_grad",
+             "n_mels")  # the features (src/data/features.py feature_meta), only when not the zoo's
 META_TEXT_KEYS = ("activation",  # an architecture fact that has no parameter of its own
+                  "spect_normalize",
                   # the best validation WER so far (as text: MindSpore would keep a float as float32)
                   # and the checkpoint it is of (src/training/trainer.py Progress)
                   "best_wer", "best_checkpoint")

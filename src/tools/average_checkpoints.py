@@ -22,6 +22,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from src.common.errors import CheckpointError, ConfigError, run_main
+from src.data.features import feature_flags, recorded_features
 
 
 def checkpoints_to_average(files: Sequence[str], ckpt_dir: str, prefix: str, last: int) -> List[str]:
@@ -75,9 +76,14 @@ def average_checkpoints(paths: Sequence[str], out_path: str) -> Dict[str, np.nda
     first, meta = _network_tensors(paths[0])
     sums = {name: value.astype(np.float64) for name, value in first.items()}
     activation = meta.get("activation")
+    features = recorded_features(meta)
     for path in paths[1:]:
         tensors, other_meta = _network_tensors(path)
         _check_same_network(first, paths[0], tensors, path)
+        if recorded_features(other_meta) != features:
+            raise CheckpointError(f"{path} was trained on other features ({feature_flags(other_meta)}) than "
+                                  f"{paths[0]} ({feature_flags(meta)}): only checkpoints of the same network can be "
+                                  "averaged")
         theirs = other_meta.get("activation")
         if activation and theirs and theirs != activation:
             raise CheckpointError(f"{path}: activation {theirs}, {paths[0]} {activation}: "
@@ -86,7 +92,7 @@ def average_checkpoints(paths: Sequence[str], out_path: str) -> Dict[str, np.nda
         for name, value in tensors.items():
             sums[name] += value
     mean = {name: (total / len(paths)).astype(first[name].dtype) for name, total in sums.items()}
-    out_meta = {"origin": "average of " + ", ".join(os.path.basename(p) for p in paths)}
+    out_meta = {"origin": "average of " + ", ".join(os.path.basename(p) for p in paths), **features}
     if activation:
         out_meta["activation"] = activation
     save_checkpoint([{"name": name, "data": Tensor(value)} for name, value in sorted(mean.items())],

@@ -12,6 +12,7 @@ from typing import List, Mapping, Tuple
 
 from src.common.errors import run_main
 from src.data.labels import DEFAULT_LABELS_PATH, Labels
+from src.data.features import feature_flags, recorded_features
 from src.model.checkpoint_formats import Architecture, LoadReport, architecture, as_arrays, canonical_params
 
 
@@ -25,6 +26,8 @@ def eval_command(ckpt: str, arch: Architecture, meta: Mapping, num_labels: int) 
         words += ["--rnn_batch_norm", "true"]
     if arch.fc_batch_norm:
         words += ["--fc_batch_norm", "true"]
+    if recorded_features(meta):
+        words += feature_flags(meta).split()
     line = " ".join(shlex.quote(w) for w in words)
     if arch.num_classes != num_labels:
         line += f" --labels_path <a labels.json of {arch.num_classes} symbols, blank last>"
@@ -50,6 +53,7 @@ def describe(path: str, file_dict: Mapping, num_labels: int) -> List[str]:
     rows.append(("architecture", arch.describe()))
     rows.append(("activation", f"{meta['activation']} (recorded)" if "activation" in meta
                  else "not recorded (the model zoo's tanh is assumed; --activation sets another)"))
+    rows.append(("features", f"{feature_flags(meta)} ({'recorded' if recorded_features(meta) else 'the defaults'})"))
     rows.append(("parameters", f"{total:,} ({trainable:,} trainable)"))
     rows.append(("optimizer state", _optimizer_text(report)))
     if "epoch" in meta:

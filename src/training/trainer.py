@@ -45,7 +45,7 @@ from src.common.signals import TrainingInterrupted, stop_requested
 from src.data.augment import AugmentParams
 from src.data.batching import BatchSource, create_dataset, load_utterances, make_batches
 from src.data.feature_cache import FeatureCache
-from src.data.features import SpectParams
+from src.data.features import SpectParams, check_recorded_features, feature_meta
 from src.data.labels import Labels
 from src.data.sample_check import SamplePolicy, Utterance
 from src.evaluation.evaluate import evaluate, needs_dynamic_time
@@ -194,6 +194,7 @@ def prepare_data(cfg, opts: TrainOptions) -> TrainData:
     data_cfg = cfg.DataConfig
     labels = Labels.load(data_cfg.labels_path)
     params = SpectParams.from_config(data_cfg.SpectConfig)
+    log(f"features: {params.describe()}")
     policy = SamplePolicy.from_config(data_cfg, max_duration=float(data_cfg.max_duration),
                                       max_label_length=int(data_cfg.label_pad_length))
     utts, report = load_utterances(data_cfg.train_manifest, labels, params, policy=policy)
@@ -232,8 +233,9 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
         log(f"data parallel: rank {opts.rank} of {opts.group_size}, batch {batch_size} per rank, "
             f"effective batch {batch_size * opts.group_size}, {data.steps_per_epoch} steps per epoch")
     if opts.pre_trained_model_path:
-        report = load_network_params(network, load_param_dict(opts.pre_trained_model_path),
-                                     opts.pre_trained_model_path, opts.reset_output_layer)
+        state = load_param_dict(opts.pre_trained_model_path)
+        check_recorded_features(read_meta(state), data.params, opts.pre_trained_model_path)
+        report = load_network_params(network, state, opts.pre_trained_model_path, opts.reset_output_layer)
         log(f"initialised from {opts.pre_trained_model_path} ({report.summary()})")
     accum_grad = int(optim_cfg.accum_grad)
     updates = updates_per_epoch(data.steps_per_epoch, accum_grad)
@@ -275,13 +277,14 @@ def restore(cfg, opts: TrainOptions, training: Training, steps_per_epoch: int) -
         log(f"--resume auto: no checkpoint in {folder}, starting fresh")
     if not path:
         return Progress(), ""
-    progress = load_training_state(training.train_step, path, cfg.ModelConfig, steps_per_epoch, training.accum_grad)
+    progress = load_training_state(training.train_step, path, cfg.ModelConfig, steps_per_epoch, training.accum_grad,
+                                   SpectParams.from_config(cfg.DataConfig.SpectConfig))
     log(f"resumed from {path}: epoch {progress.epoch}, step {progress.step}")
     return progress, path
 
 
 def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_epoch: int,
-                        accum_grad: int = 1) -> Progress:
+                        accum_grad: int = 1, params: SpectParams = SpectParams()) -> Progress:
     """Load a training checkpoint into ``train_step`` (parameters, optimiser moments, global step).
 
     The LR array comes from this run's config (its position from the restored global step), so a
@@ -295,6 +298,7 @@ def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_e
                               "this toolkit's runs; start from it with --pre_trained_model_path")
     hidden, layers = arch.hidden_size, arch.hidden_layers
     meta = read_meta(state)
+    check_recorded_features(meta, params, path)
     written = int(meta.get("accum_grad", 1))
     if written != accum_grad:  # the optimiser's step counts updates: the LR position
         raise ValueError(f"{path} was written with accum_grad {written}, the config says {accum_grad}: "
@@ -323,7 +327,8 @@ def start_loop(cfg, opts: TrainOptions, data: TrainData, training: Training, pro
     checkpoints = Checkpoints(ckpt_cfg.ckpt_path, ckpt_cfg.ckpt_file_name_prefix, int(ckpt_cfg.keep_checkpoint_max),
                               int(ckpt_cfg.save_checkpoint_steps),
                               {"steps_per_epoch": data.steps_per_epoch, "activation": str(cfg.ModelConfig.activation),
-                               **({"accum_grad": training.accum_grad} if training.accum_grad > 1 else {})})
+                               **({"accum_grad": training.accum_grad} if training.accum_grad > 1 else {}),
+                               **feature_meta(data.params)})
     bar = tqdm(total=int(cfg.TrainingConfig.epochs) * data.steps_per_epoch, initial=done,
                disable=not is_main or not sys.stderr.isatty(), unit="step", dynamic_ncols=True)
     guard = NonFiniteGuard(int(cfg.TrainingConfig.max_nonfinite_steps), training.train_step)

@@ -17,7 +17,8 @@ from tests.test_import_graph import framework_chain, src_modules
 
 LABELS = "<labels>"  # stands for the absolute labels.json beside the code
 
-SPECT = {"sample_rate": 16000, "window_size": 0.02, "window_stride": 0.01, "window": "hamming"}
+SPECT = {"sample_rate": 16000, "window_size": 0.02, "window_stride": 0.01, "window": "hamming", "n_mels": 0,
+         "normalize": "utterance"}
 MODEL = {"rnn_type": "LSTM", "hidden_size": 1024, "hidden_layers": 5, "lookahead_context": 20,
          "activation": "tanh", "rnn_batch_norm": False, "conv_impl": "auto", "fc_batch_norm": False}
 
@@ -136,8 +137,9 @@ def test_views_read_every_key_without_fallback():
 
 
 def test_from_config_converts_to_the_key_types():
-    spect = SpectParams.from_config({"sample_rate": 8000.0, "window_size": 1, "window_stride": "0.01", "window": "hann"})
-    assert (spect.sample_rate, spect.window_size, spect.window_stride) == (8000, 1.0, 0.01)
+    spect = SpectParams.from_config({"sample_rate": 8000.0, "window_size": 1, "window_stride": "0.01", "window": "hann",
+                                     "n_mels": 40.0, "normalize": "band"})
+    assert (spect.sample_rate, spect.window_size, spect.window_stride, spect.n_mels) == (8000, 1.0, 0.01, 40)
     assert isinstance(spect.sample_rate, int) and isinstance(spect.window_size, float)
     assert isinstance(LMConfig.from_config(dict(config.eval_config.LMConfig, beam_width=8.0)).beam_width, int)
     assert issubclass(SpectParams, Section)

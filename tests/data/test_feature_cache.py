@@ -51,6 +51,24 @@ def test_another_feature_config_does_not_reuse_entries(tmp_path):
     assert len(entries(tmp_path / "cache")) == 2
 
 
+def test_mel_features_get_their_own_folder_and_the_zoos_folder_keeps_its_name(tmp_path):
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from src.data.feature_cache import FEATURES_VERSION, config_fingerprint
+
+    zoo = SpectParams()
+    before = {k: v for k, v in asdict(zoo).items() if k not in ("n_mels", "normalize")}  # keys of the first caches
+    assert config_fingerprint(zoo) == hashlib.sha256(json.dumps({"version": FEATURES_VERSION, **before},
+                                                                sort_keys=True).encode()).hexdigest()[:16]
+    wav = write_wav(tmp_path / "a.wav", 0.5, 0)
+    mel = SpectParams(n_mels=40, normalize="band")
+    spec = FeatureCache(str(tmp_path / "cache"), mel).features(wav)
+    assert spec.shape[0] == 40 and config_fingerprint(mel) != config_fingerprint(zoo)
+    np.testing.assert_array_equal(spec, audio_features(wav, mel)[0])
+
+
 def test_a_damaged_entry_is_recomputed(tmp_path):
     wav = write_wav(tmp_path / "a.wav", 0.5, 0)
     cache = FeatureCache(str(tmp_path / "cache"), SpectParams())

@@ -67,3 +67,63 @@ def test_load_audio_resamples_and_downmixes(tmp_path):
         samples = load_audio(str(path), 16000)
     assert samples.ndim == 1 and abs(len(samples) - 16000) <= 1
     assert np.abs(samples).max() == pytest.approx(0.25, abs=0.02)
+
+
+def _speech_like(seconds=2.0, seed=3):
+    """Noise with a syllable-rate envelope: energy in every band, varying over time."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (0.1 * rng.standard_normal(t.size) * (1.2 + np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+
+
+def test_log_mel_bands_have_the_linear_frames_and_put_a_tone_in_its_band():
+    from src.data.features import mel_filters
+
+    params = SpectParams(n_mels=80)
+    assert params.n_bins == 80 and params.fft_size == 512
+    t = np.arange(16000) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    spec = spectrogram(tone, params)
+    assert spec.shape == (80, spectrogram(tone).shape[1]) and spec.dtype == np.float32
+    filters = mel_filters(80, 512, 16000)
+    peak_band = int(np.argmax(filters[:, round(1000 / (8000 / 256))]))
+    assert abs(int(np.argmax(spec.mean(axis=1))) - peak_band) <= 1
+    assert (filters.max(axis=1) > 0.3).all()  # even the narrowest low band holds an FFT bin well inside it
+    assert (filters[40:].max(axis=1) > 0.8).all()  # wide bands: triangles that an FFT bin samples near their peak
+
+
+def test_per_band_normalisation_removes_a_microphones_colouring():
+    """A fixed filter (a channel) adds log|H|^2 to each band: per band it is gone, per utterance it is not."""
+    from scipy.signal import lfilter
+
+    clean = _speech_like()
+    coloured = lfilter([1.0, -0.9], [1.0], clean).astype(np.float32)  # a strong tilt: high bands louder
+    diffs = {}
+    for per in ("band", "utterance"):
+        params = SpectParams(n_mels=40, normalize=per)
+        diffs[per] = float(np.abs(spectrogram(clean, params) - spectrogram(coloured, params)).mean())
+    assert diffs["band"] < 0.25 * diffs["utterance"]
+    spec = spectrogram(clean, SpectParams(n_mels=40, normalize="band"))
+    np.testing.assert_allclose(spec.mean(axis=1), 0, atol=1e-4)
+    np.testing.assert_allclose(spec.std(axis=1), 1, atol=1e-3)
+
+
+def test_too_many_mel_bands_are_refused_when_the_settings_are_read():
+    with pytest.raises(ValueError, match="n_mels 200: band 0 holds no FFT bin"):
+        SpectParams(n_mels=200)
+
+
+def test_the_checkpoint_records_only_features_that_are_not_the_zoos():
+    from src.data.features import check_recorded_features, feature_meta
+
+    assert feature_meta(SpectParams()) == {}
+    mel = SpectParams(n_mels=64, normalize="band")
+    assert feature_meta(mel) == {"n_mels": 64, "spect_normalize": "band"}
+    check_recorded_features({"n_mels": 64, "spect_normalize": "band", "epoch": 3}, mel, "m.ckpt")
+    check_recorded_features({"activation": "tanh"}, SpectParams(), "zoo.ckpt")
+    with pytest.raises(ValueError, match=r"m.ckpt was trained on other features \(--n_mels 64 --normalize band\) "
+                                         r"than these settings compute \(--n_mels 0 --normalize utterance\): "
+                                         r"run it with --n_mels 64 --normalize band"):
+        check_recorded_features(feature_meta(mel), SpectParams(), "m.ckpt")
+    with pytest.raises(ValueError, match=r"zoo.ckpt was trained on other features \(--n_mels 0 --normalize utterance"):
+        check_recorded_features({}, SpectParams(n_mels=64), "zoo.ckpt")

@@ -13,6 +13,7 @@ import pytest
 import src  # noqa: F401
 import mindspore as ms
 
+from src.data.features import SpectParams
 from src.data.labels import DEFAULT_LABELS_PATH, Labels
 from src.decoding.greedy import GreedyDecoder
 from src.export.onnx_graph import build_onnx_model, save_onnx
@@ -56,7 +57,7 @@ def test_onnx_transcripts_without_mindspore_equal_the_checkpoints(model):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["mindspore"] == []
     labels = Labels.load(DEFAULT_LABELS_PATH)
-    network = CheckpointNetwork(ckpt, NUM_CLASSES, "tanh", 2, 161)  # transcribe.py --pretrain_ckpt's network
+    network = CheckpointNetwork(ckpt, NUM_CLASSES, "tanh", 2, SpectParams())  # transcribe.py --pretrain_ckpt's network
     assert result["texts"] == transcribe_files(network, GreedyDecoder(labels), FLACS)
     assert all(len(text) > 20 for text in result["texts"])  # many characters each, not empty strings
 

@@ -9,7 +9,7 @@ import src  # noqa: F401
 from mindspore import Tensor
 
 from src.common.errors import CheckpointError, ConfigError, run_main
-from src.model.checkpoint import load_param_dict, load_network_params, save_checkpoint
+from src.model.checkpoint import load_param_dict, load_network_params, read_meta, save_checkpoint
 from src.model.checkpoint_formats import as_arrays, is_optimizer_state
 from src.model.deepspeech2 import DeepSpeechModel
 from src.tools.average_checkpoints import checkpoints_to_average, main
@@ -18,14 +18,15 @@ from tests.helpers import random_checkpoint
 HIDDEN, LAYERS = 32, 2
 
 
-def _training_checkpoint(path, seed, hidden=HIDDEN):
-    """A network checkpoint plus what a training run's file also holds: Adam's moments, the step, meta."""
+def _training_checkpoint(path, seed, hidden=HIDDEN, features=None):
+    """A network checkpoint plus what a training run's file also holds: Adam's moments, the step, meta
+    (``features``: the feature entries a run with --n_mels/--normalize records)."""
     random_checkpoint(path, hidden, LAYERS, seed=seed)
     arrays = as_arrays(load_param_dict(str(path)))
     rows = [{"name": name, "data": Tensor(value)} for name, value in arrays.items()]
     rows += [{"name": "moment1." + name, "data": Tensor(np.full_like(value, seed + 1.0))}
              for name, value in arrays.items()]
-    save_checkpoint(rows, str(path), {"epoch": seed + 1, "step": 10, "activation": "tanh"})
+    save_checkpoint(rows, str(path), {"epoch": seed + 1, "step": 10, "activation": "tanh", **(features or {})})
     return str(path)
 
 
@@ -55,6 +56,18 @@ def test_files_of_another_network_are_refused_and_nothing_is_written(tmp_path, c
     message = capsys.readouterr().err
     assert "b.ckpt" in message and "shape" in message and message.count("\n") == 1
     assert sorted(os.listdir(tmp_path)) == ["a.ckpt", "b.ckpt"]  # no average, no temporary file
+
+
+def test_the_features_are_kept_and_other_features_refused(tmp_path, capsys):
+    band = {"spect_normalize": "band"}  # same tensors as the zoo's features: only the record tells them apart
+    a, b = (_training_checkpoint(tmp_path / f"{n}.ckpt", seed=i, features=band) for i, n in enumerate("ab"))
+    assert run_main(lambda: main(["--out", str(tmp_path / "avg.ckpt"), a, b])) == 0
+    assert read_meta(load_param_dict(str(tmp_path / "avg.ckpt")))["spect_normalize"] == "band"
+    zoo = _training_checkpoint(tmp_path / "zoo.ckpt", seed=2)
+    assert run_main(lambda: main(["--out", str(tmp_path / "mixed.ckpt"), a, zoo])) == 2
+    message = capsys.readouterr().err
+    assert "zoo.ckpt was trained on other features (--n_mels 0 --normalize utterance) than" in message
+    assert not (tmp_path / "mixed.ckpt").exists()
 
 
 def test_choosing_the_files(tmp_path):

@@ -51,15 +51,17 @@ def test_a_zoo_15_training_checkpoint_is_described(tmp_path, capsys):
 
 def test_the_eval_line_of_our_own_checkpoint_runs(tmp_path, capsys):
     ms.set_seed(2)
-    net = DeepSpeechModel(29, 16, 1, "hardtanh", rnn_batch_norm=False)
+    net = DeepSpeechModel(29, 16, 1, "hardtanh", n_bins=40, rnn_batch_norm=False)  # on 40 log-mel bands
     path = save_checkpoint(net, str(tmp_path / "DS-3_5.ckpt"), {"epoch": 3, "step": 5, "steps_per_epoch": 9,
-                                                                "activation": "hardtanh"})
+                                                                "activation": "hardtanh", "n_mels": 40,
+                                                                "spect_normalize": "band"})
     info = _printed(capsys, path)
     assert info["generation"].strip() == GEN_MS16 and info["activation"].strip() == "hardtanh (recorded)"
+    assert info["features"].strip() == "--n_mels 40 --normalize band (recorded)"
     assert info["optimizer state"].strip() == "none (a network-only file)"
     assert info["training position"].strip() == "epoch 3, step 5 of 9"
     line = shlex.split(info["evaluate with"])
-    assert line[:2] == ["python", "eval.py"] and "--activation" in line
+    assert line[:2] == ["python", "eval.py"] and "--activation" in line and "--n_mels" in line
     manifest = fsdd_manifest(str(tmp_path / "fsdd"), per_digit=1)
     proc = run_script(*line[1:], "--test_manifest", manifest, "--batch_size", "5",
                       "--result_file", str(tmp_path / "r.json"), timeout=300)
