@@ -35,6 +35,19 @@ GB = 2.0 ** 30
 PROBE = "MEM "  # prefix of the child's report lines
 
 
+# blocks of the network that --recompute names (the whole conv front-end does not compile: a graph cycle)
+RECOMPUTABLE = {"conv1": lambda net: net.conv.conv1, "bn1": lambda net: net.conv.bn1,
+                "conv2": lambda net: net.conv.conv2, "bn2": lambda net: net.conv.bn2,
+                "act": lambda net: net.conv.act, "rnn": lambda net: net.RNN}
+
+
+def recomputable(text: str) -> str:
+    unknown = [name for name in text.split(",") if name and name not in RECOMPUTABLE]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: choose from {', '.join(RECOMPUTABLE)}")
+    return text
+
+
 @dataclass
 class Case:
     """One subprocess: a training step stepped through ``widths`` in turn."""
@@ -56,6 +69,8 @@ class Case:
     max_size: str = ""  # ms.runtime.set_memory(max_size=...); "" = default
     free_between: bool = False  # drop the previous width's compiled graph before the next width
     accum_grad: int = 1  # > 1: AccumulatingTrainStep, one update (its own small graph) every accum_grad steps
+    n_mels: int = 0  # > 0: the network for N log-mel bands (--n_mels) instead of the 161 linear bins
+    recompute: str = ""  # e.g. "conv2,rnn": those blocks recomputed in the backward pass (Cell.recompute; RECOMPUTABLE)
     loader_workers: int = -1  # >= 0: profile the data loader instead of the step (see loader_child)
     held_gb: float = 0.0  # loader: memory the parent holds and rewrites, as a training process does
     start_method: str = ""  # loader: the workers' start method (fork, spawn); "" = MindSpore's default (fork)
@@ -102,16 +117,16 @@ def report(stage: str, pool: bool = False, **extra) -> None:
                               **malloc_gb(), **(pool_gb() if pool else {}), **extra}), flush=True)
 
 
-def random_batch(batch: int, width: int, label_len: int, rng):
+def random_batch(batch: int, width: int, label_len: int, rng, bins: int = 161):
     """Inputs of one padded width: rows 75-100 % of it long (a sorted bucket), labels blank-padded."""
     import numpy as np
     from mindspore import Tensor
 
     lengths = np.linspace(width, int(width * 0.75) + 1, batch).astype(np.int32)
-    x = np.zeros((batch, 1, 161, width), np.float32)
+    x = np.zeros((batch, 1, bins, width), np.float32)
     labels = np.full((batch, label_len), 28, np.int32)
     for row, length in enumerate(lengths):
-        x[row, 0, :, :length] = rng.standard_normal((161, length))
+        x[row, 0, :, :length] = rng.standard_normal((bins, length))
         chars = min(label_len, int(length * 0.12))
         labels[row, :chars] = rng.integers(0, 28, chars)
     return [Tensor(x), Tensor(lengths), Tensor(labels), Tensor(np.ones(batch, np.float32))]
@@ -124,6 +139,7 @@ def step_child(case: Case) -> None:
 
     import config
     from src.config.overrides import apply_model_size, apply_overrides
+    from src.data.features import SpectParams
     from src.model.deepspeech2 import PredictWithSoftmax, build_model, count_parameters
     from src.model.shapes import declare_dynamic_time
     from src.training.step import build_train_step
@@ -144,11 +160,14 @@ def step_child(case: Case) -> None:
     if case.hidden_layers:
         cfg.ModelConfig.hidden_layers = case.hidden_layers
     ms.set_seed(0)
-    network = build_model(cfg.ModelConfig, 29)
+    bins = SpectParams(n_mels=case.n_mels).n_bins
+    network = build_model(cfg.ModelConfig, 29, bins)
+    for block in filter(None, case.recompute.split(",")):
+        RECOMPUTABLE[block](network).recompute()
     steps = case.steps * len(case.widths)
     label_len = case.label_len or int(max(case.widths) * 0.15)
     rng = np.random.default_rng(0)
-    batches = {width: random_batch(case.batch, width, label_len, rng) for width in case.widths}
+    batches = {width: random_batch(case.batch, width, label_len, rng, bins) for width in case.widths}
     predictor = PredictWithSoftmax(network)
     predictor.set_train(False)
     facts = {"parameters": count_parameters(network), "hidden_size": int(cfg.ModelConfig.hidden_size),
@@ -156,13 +175,13 @@ def step_child(case: Case) -> None:
     if not case.infer:
         step = build_train_step(network, cfg.OptimConfig, np.full(steps, 1e-4, np.float32))
         if case.dynamic:
-            declare_dynamic_time(step, case.batch, 161, label_len)
+            declare_dynamic_time(step, case.batch, bins, label_len)
         step.set_train(True)
         report("build", **facts)
         run_widths(step, batches, case.steps, case.free_between, "train", case.accum_grad)
     if case.infer or case.validate:
         if case.dynamic:
-            declare_dynamic_time(predictor, case.batch, 161)
+            declare_dynamic_time(predictor, case.batch, bins)
         report("build", **facts)
         run_widths(predictor, {w: b[:2] for w, b in batches.items()}, case.steps, case.free_between or case.free_val,
                    "infer")
@@ -346,6 +365,10 @@ def describe(case: Case) -> str:
         knobs.append("free between widths")
     if case.accum_grad > 1:
         knobs.append(f"accum_grad {case.accum_grad}: effective batch {case.accum_grad * case.batch}")
+    if case.n_mels:
+        knobs.append(f"{case.n_mels} log-mel bands")
+    if case.recompute:
+        knobs.append(f"recompute {case.recompute}")
     if case.validate:
         knobs.append("then validation" + (", one graph at a time" if case.free_val else ""))
     axis = "dynamic" if case.dynamic else "static"
@@ -416,6 +439,11 @@ def parse_args(argv=None):
     parser.add_argument("--jit_level", default="", choices=["", "O0", "O1", "O2"])
     parser.add_argument("--max_size", default="", help="ms.runtime.set_memory(max_size=...), e.g. 4GB")
     parser.add_argument("--free_between", action="store_true", help="free the previous width's graph first")
+    parser.add_argument("--recompute", default="", type=recomputable,
+                        help="recompute these blocks in the backward pass instead of keeping their activations: "
+                             "comma-separated, of " + ", ".join(RECOMPUTABLE))
+    parser.add_argument("--n_mels", type=int, default=0,
+                        help="the network for N log-mel bands (train.py's --n_mels); 0 = the 161 linear bins")
     parser.add_argument("--accum_grad", type=int, default=1,
                         help="gradient accumulation: one update every N steps (train.py's --accum_grad)")
     parser.add_argument("--loader", action="store_true",
@@ -438,7 +466,7 @@ def cases_from(args) -> List[Case]:
                   validate=args.validate, free_val=args.free_val, dynamic=args.dynamic, conv_impl=args.conv_impl,
                   steps=args.steps, label_len=args.label_len, memory_optimize_level=args.memory_optimize_level,
                   jit_level=args.jit_level, max_size=args.max_size, free_between=args.free_between,
-                  accum_grad=args.accum_grad)
+                  accum_grad=args.accum_grad, n_mels=args.n_mels, recompute=args.recompute)
     if args.loader:
         return [Case(batch=b, widths=[args.widths[0]], loader_workers=w, held_gb=args.held_gb,
                      start_method=args.start_method) for b in args.batch for w in (1, 2)]

@@ -19,3 +19,16 @@ def test_a_case_past_the_limit_is_killed_and_reported(capsys):
     bench_memory.main(["--model_size", "tiny", "--batch", "1", "--widths", "64", "--steps", "1",
                        "--rss_limit_gb", "0.2"])
     assert "killed at" in capsys.readouterr().out
+
+
+def test_recompute_and_mel_cases_are_named_and_bad_blocks_refused():
+    import argparse
+
+    import pytest
+
+    [case] = bench_memory.cases_from(bench_memory.parse_args(["--batch", "16", "--widths", "1024", "--n_mels", "80",
+                                                             "--recompute", "conv2,rnn"]))
+    assert (case.n_mels, case.recompute) == (80, "conv2,rnn")
+    assert "80 log-mel bands" in bench_memory.describe(case) and "recompute conv2,rnn" in bench_memory.describe(case)
+    with pytest.raises(argparse.ArgumentTypeError, match="conv: choose from conv1, bn1, conv2"):
+        bench_memory.recomputable("conv")
