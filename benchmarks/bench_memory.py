@@ -354,7 +354,8 @@ def predicted_gb(case: Case, records: List[Dict]) -> Optional[float]:
         return None
     widths = tuple(case.widths)
     shape = RunShape(build["parameters"], build["hidden_size"], build["hidden_layers"], case.batch,
-                     () if case.infer else widths, case.dynamic, widths if case.infer or case.validate else ())
+                     () if case.infer else widths, case.dynamic, widths if case.infer or case.validate else (),
+                     accum_grad=case.accum_grad, bins=case.n_mels or RunShape.bins)
     return estimate(shape).total
 
 

@@ -259,7 +259,7 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
         planner = Planner(data.utts, data.val_utts if opts.rank == 0 else [], count_parameters(network),
                           int(model_cfg.hidden_size), int(model_cfg.hidden_layers), int(data_cfg.pad_multiple),
                           int(data_cfg.bucket_pool), stretch, data.params.sample_rate / data.params.hop, opts.rank,
-                          opts.group_size)
+                          opts.group_size, data.params.n_bins)
         check_memory(planner, batch_size, int(data_cfg.max_static_shapes), int(data_cfg.num_workers),
                      bool(cfg.TrainingConfig.memory_check), log, accum_grad=accum_grad)
     return Training(network, train_step, PredictWithSoftmax(network), lr, accum_grad)
