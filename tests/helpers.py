@@ -40,20 +40,24 @@ def fsdd_manifest(folder, speakers=("jackson",), per_digit=2, name="m.csv"):
 FAST_LOOP = ["--pad_multiple", "160", "--conv_impl", "direct"]
 
 
-def random_checkpoint(path, hidden_size=64, hidden_layers=2, seed=0):
+def random_checkpoint(path, hidden_size=64, hidden_layers=2, seed=0, n_mels=0, normalize="utterance"):
     """A tiny network with seeded random weights saved as a checkpoint: for the plumbing of eval,
     export and transcription without spending minutes on training. Returns its path.
 
     The weights are the network's own initialisation (batch-norm statistics untouched); tests that
     compare an exported model with its checkpoint want trained-looking weights instead, where a wrongly
-    mapped statistic shows: ``tests/export/tiny_checkpoint.write_tiny_checkpoint``."""
+    mapped statistic shows: ``tests/export/tiny_checkpoint.write_tiny_checkpoint``. ``n_mels`` /
+    ``normalize``: a network for those features, recorded in the file as training records them."""
     import mindspore as ms
 
+    from src.data.features import SpectParams, feature_meta
     from src.model.checkpoint import save_checkpoint
     from src.model.deepspeech2 import DeepSpeechModel
 
     ms.set_seed(seed)
-    return save_checkpoint(DeepSpeechModel(29, hidden_size, hidden_layers, "tanh"), str(path))
+    params = SpectParams(n_mels=n_mels, normalize=normalize)
+    return save_checkpoint(DeepSpeechModel(29, hidden_size, hidden_layers, "tanh", n_bins=params.n_bins), str(path),
+                           feature_meta(params))
 
 
 def speech_batch(frames=120, shorter_by=37, clips=2):

@@ -72,6 +72,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     # the features reached training, the fine-tune and every evaluation (each refuses other features)
     commands = [line for line in results.splitlines() if "train.py " in line or "eval.py " in line]
     assert len(commands) >= 4 and all("--n_mels 40 --normalize band" in line for line in commands)
+    assert "features: 40 log-mel bands, normalised per band" in (out / "logs" / "train.log").read_text()
     # training heard the real training speakers and 3 TTS utterances of their sentences (max 8 s: some may be left out)
     real, trained = (read_manifest(str(out / "split" / p)) for p in ("train_manifest.csv", "train_tts3_manifest.csv"))
     synthetic = [e for e in trained if os.path.dirname(e.wav_path) == str(out / "tts" / "tts_train" / "wav")]

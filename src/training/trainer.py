@@ -291,14 +291,14 @@ def load_training_state(train_step: TrainStep, path: str, model_cfg, steps_per_e
     run can be resumed with more epochs.
     """
     state = load_param_dict(path)
+    meta = read_meta(state)
+    check_recorded_features(meta, params, path)
     arch, report = checkpoint_architecture(state, path)
     if report.generation != GEN_MS16 or not report.optimizer_state:
         raise CheckpointError(f"{path} is not a training checkpoint of this toolkit ({report.generation}"
                               f"{'' if report.optimizer_state else ', no optimizer state'}): --resume continues "
                               "this toolkit's runs; start from it with --pre_trained_model_path")
     hidden, layers = arch.hidden_size, arch.hidden_layers
-    meta = read_meta(state)
-    check_recorded_features(meta, params, path)
     written = int(meta.get("accum_grad", 1))
     if written != accum_grad:  # the optimiser's step counts updates: the LR position
         raise ValueError(f"{path} was written with accum_grad {written}, the config says {accum_grad}: "

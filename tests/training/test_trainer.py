@@ -108,3 +108,17 @@ def test_accum_grad_updates_every_other_batch_and_resumes_between_updates_exactl
     proc = run_script("train.py", "--train_manifest", manifest, "--ckpt_path", str(tmp_path / "ref"), *TINY,
                       "--epochs", "3", "--resume", "auto", check=False, timeout=600)
     assert proc.returncode != 0 and "resume with --accum_grad 2" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_resuming_on_other_features_is_refused_before_anything_is_loaded(tmp_path):
+    import config
+    import pytest
+
+    from src.data.features import SpectParams
+    from src.training.trainer import load_training_state
+    from tests.helpers import random_checkpoint
+
+    ckpt = random_checkpoint(tmp_path / "mel.ckpt", n_mels=40, normalize="band")
+    with pytest.raises(ValueError, match=r"mel.ckpt was trained on other features \(--n_mels 40 --normalize band\) "
+                                         r"than these settings compute \(--n_mels 40 --normalize utterance\)"):
+        load_training_state(None, ckpt, config.train_config.ModelConfig, 5, params=SpectParams(n_mels=40))
