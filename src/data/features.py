@@ -9,7 +9,8 @@ Beyond the zoo (``SpectConfig.n_mels`` / ``normalize``): N log-mel bands instead
 bins (mel bands smooth away the pitch harmonics that the linear bins resolve, which differ between
 speakers), and a mean/std per band instead of one per utterance (cepstral mean and variance
 normalisation, which removes a speaker's or microphone's spectral tilt). The checkpoint records both
-(``feature_meta``), so eval/export/transcribe refuse features the network was not trained on.
+(``feature_meta``), so eval/export/transcribe refuse features the network was not trained on. On the
+Mini LibriSpeech recipe both learnt more slowly than the zoo's features (docs/accuracy.md, runs 8-10).
 """
 import math
 import warnings
@@ -144,7 +145,8 @@ def mismatched_bins_hint(bins) -> str:
         return ""
     if bins == SpectParams().n_bins:
         return f" (its {bins} rows are the default linear bins: run it with --n_mels 0)"
-    return f" (a model exported with {bins} log-mel bands: run it with --n_mels {bins} and its --normalize)"
+    return (f" ({bins} rows: if they are log-mel bands, run it with --n_mels {bins} and the --normalize it was "
+            "trained with)")
 
 
 _WARNED_RATES = set()  # warn once per rate and process; the data report counts the files

@@ -127,3 +127,11 @@ def test_the_checkpoint_records_only_features_that_are_not_the_zoos():
         check_recorded_features(feature_meta(mel), SpectParams(), "m.ckpt")
     with pytest.raises(ValueError, match=r"zoo.ckpt was trained on other features \(--n_mels 0 --normalize utterance"):
         check_recorded_features({}, SpectParams(n_mels=64), "zoo.ckpt")
+
+
+def test_an_exported_model_of_other_rows_gets_the_flag_that_gives_them():
+    from src.data.features import mismatched_bins_hint
+
+    assert "run it with --n_mels 0" in mismatched_bins_hint(161)
+    assert "run it with --n_mels 80 and the --normalize" in mismatched_bins_hint(80)
+    assert mismatched_bins_hint(None) == "" and mismatched_bins_hint(-1) == ""
