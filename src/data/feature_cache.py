@@ -30,9 +30,9 @@ FEATURES_VERSION = 1
 def _described(params: SpectParams) -> dict:
     """The settings that name a cache folder; keys added later count only when set, so the folders of
     the zoo's features keep their names."""
-    settings = asdict(params)
-    for name, default in (("n_mels", 0), ("normalize", "utterance")):
-        if settings.get(name) == default:
+    settings, defaults = asdict(params), asdict(SpectParams())
+    for name in ("n_mels", "normalize"):
+        if settings[name] == defaults[name]:
             del settings[name]
     return settings
 

@@ -175,7 +175,7 @@ def train(cfg, opts: TrainOptions) -> dict:
 
     data = prepare_data(cfg, opts)
     training = build_training(cfg, data, opts)
-    progress, resumed_from = restore(cfg, opts, training, data.steps_per_epoch)
+    progress, resumed_from = restore(cfg, opts, training, data)
     loop = start_loop(cfg, opts, data, training, progress, resumed_from)
     for epoch in range(progress.epoch, epochs + 1):
         train_one_epoch(cfg, opts, data, training, loop, epoch)
@@ -265,7 +265,7 @@ def build_training(cfg, data: TrainData, opts: TrainOptions) -> Training:
     return Training(network, train_step, PredictWithSoftmax(network), lr, accum_grad)
 
 
-def restore(cfg, opts: TrainOptions, training: Training, steps_per_epoch: int) -> Tuple[Progress, str]:
+def restore(cfg, opts: TrainOptions, training: Training, data: TrainData) -> Tuple[Progress, str]:
     """With --resume (a checkpoint, or "auto": the newest in ckpt_path), load it into the training step.
 
     Returns where to continue, with the best validation WER so far, and the checkpoint ("" when
@@ -277,8 +277,8 @@ def restore(cfg, opts: TrainOptions, training: Training, steps_per_epoch: int) -
         log(f"--resume auto: no checkpoint in {folder}, starting fresh")
     if not path:
         return Progress(), ""
-    progress = load_training_state(training.train_step, path, cfg.ModelConfig, steps_per_epoch, training.accum_grad,
-                                   SpectParams.from_config(cfg.DataConfig.SpectConfig))
+    progress = load_training_state(training.train_step, path, cfg.ModelConfig, data.steps_per_epoch,
+                                   training.accum_grad, data.params)
     log(f"resumed from {path}: epoch {progress.epoch}, step {progress.step}")
     return progress, path
 
